@@ -1,0 +1,61 @@
+# hookline — webhook normalization gateway. `make help` lists the targets.
+# Every tool runs at a version pinned in tools/go.mod (buf, protoc plugins),
+# so a fresh clone needs only Go and make.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+GO       ?= go
+TOOL     := $(GO) tool -modfile=tools/go.mod
+BUF      := $(TOOL) buf
+BASELINE := proto/baseline.binpb
+BIN      := bin
+# Extra flags for `go test` (e.g. TESTFLAGS='-run TestIngest -count=1').
+TESTFLAGS ?=
+
+.PHONY: help
+help: ## List the targets.
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: generate
+generate: ## Regenerate gen/ from proto/ (local plugins only).
+	$(BUF) generate
+
+.PHONY: check-generate
+check-generate: ## Fail when `make generate` would change gen/.
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	$(BUF) generate -o "$$tmp"; \
+	if ! diff -r gen "$$tmp/gen" >/dev/null; then \
+		diff -r gen "$$tmp/gen" | head -40; \
+		echo "gen/ is stale: run 'make generate' and commit the result" >&2; exit 1; \
+	fi; echo "gen/ is up to date"
+
+.PHONY: breaking
+breaking: ## Fail on breaking changes against the released baseline and the previous commit.
+	$(BUF) breaking --against $(BASELINE)
+	@if git rev-parse -q --verify HEAD~1 >/dev/null 2>&1 && \
+	    git cat-file -e HEAD~1:buf.yaml 2>/dev/null; then \
+		echo "buf breaking --against .git#ref=HEAD~1"; \
+		$(BUF) breaking --against '.git#ref=HEAD~1'; \
+	fi
+
+.PHONY: baseline
+baseline: ## Record the current contract as the release baseline for `make breaking`.
+	$(BUF) build -o $(BASELINE)
+
+.PHONY: lint
+lint: ## go vet, gofmt, buf lint and buf format.
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go') | grep -v '^gen/' || true); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(BUF) lint
+	$(BUF) format -d --exit-code
+
+.PHONY: test
+test: lint check-generate breaking ## What CI runs: lint, generated-code and breaking checks, then all tests with -race.
+	$(GO) test -race -timeout 12m $(TESTFLAGS) ./...
+
+.PHONY: build
+build: ## Build the binaries into bin/.
+	$(GO) build -o $(BIN)/ ./cmd/...
