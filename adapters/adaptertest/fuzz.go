@@ -1,0 +1,67 @@
+package adaptertest
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/hookline/hookline/adapters"
+)
+
+// FuzzNormalize fuzzes the adapter's normalization with bodies seeded from
+// the fixtures. Each body is signed correctly, so Verify must pass; Normalize
+// must never panic, must fail only with ErrMalformed or
+// ErrUnsupportedMediaType, and its events must satisfy the invariants.
+func FuzzNormalize(f *testing.F, s Suite) {
+	for _, fx := range s.Fixtures(f) {
+		f.Add(fx.Body)
+	}
+	if s.UnknownEventBody != nil {
+		f.Add(s.UnknownEventBody)
+	}
+	a := s.New(f, Secret)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		d := s.Delivery(body, Secret, nil)
+		if err := a.Verify(d); err != nil {
+			t.Fatalf("Verify of a correctly signed body: %v", err)
+		}
+		res, err := a.Normalize(d)
+		if err != nil {
+			if !errors.Is(err, adapters.ErrMalformed) && !errors.Is(err, adapters.ErrUnsupportedMediaType) {
+				t.Fatalf("Normalize error %v is not a sentinel", err)
+			}
+			return
+		}
+		if !res.Ping && len(res.Events) == 0 {
+			t.Fatalf("no events and not a ping")
+		}
+		for _, e := range Invariants(s.Factory.Provider, "test", d, res.Events) {
+			t.Error(e)
+		}
+	})
+}
+
+// FuzzVerify fuzzes the parsing of the authentication header: for any value
+// of header, Verify must not panic and must either succeed or fail with
+// ErrUnauthenticated. A value equal to the correct one must succeed.
+func FuzzVerify(f *testing.F, s Suite, header string) {
+	fixtures := s.Fixtures(f)
+	body := fixtures[0].Body
+	good := s.Sign(body, Secret).Get(header)
+	f.Add(good)
+	f.Add("")
+	f.Add("v1=")
+	f.Add(" " + good + " ")
+	f.Add("v1=zz")
+	a := s.New(f, Secret)
+	f.Fuzz(func(t *testing.T, value string) {
+		d := s.Delivery(body, Secret, nil)
+		d.Header.Set(header, value)
+		err := a.Verify(d)
+		if err != nil && !errors.Is(err, adapters.ErrUnauthenticated) {
+			t.Fatalf("Verify error %v is not ErrUnauthenticated", err)
+		}
+		if value == good && err != nil {
+			t.Fatalf("the correct value was rejected: %v", err)
+		}
+	})
+}

@@ -1,0 +1,390 @@
+// Package eventlog is the gateway's source of truth: an append-only log of
+// normalized events in a NATS JetStream stream.
+//
+// By default the NATS server runs embedded in the gateway process, storing
+// files under the data directory, with no network listener. Given a URL it
+// uses an external NATS cluster instead, so several gateway replicas share
+// one (optionally replicated) stream.
+//
+// Guarantees: Append returns only after JetStream acknowledged the event;
+// the stream's sequence is the event's position and never changes. Append
+// de-duplicates on the event id within the stream's duplicate window (a
+// short window; the long horizon is kept by internal/index). A Log is safe
+// for concurrent use; Close releases it and, when embedded, stops the
+// server last.
+package eventlog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	hooklinev1 "github.com/hookline/hookline/gen/hookline/v1"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/proto"
+)
+
+// Errors callers can branch on.
+var (
+	// ErrUnavailable means the log could not be reached or did not answer in
+	// time; the caller should retry later (the server answers 503).
+	ErrUnavailable = errors.New("event log unavailable")
+	// ErrNotFound means no event is stored at that sequence.
+	ErrNotFound = errors.New("event not found")
+)
+
+// Options configure a Log. The zero value of every field but DataDir has a
+// documented default.
+type Options struct {
+	// DataDir holds the embedded server's files (DataDir/jetstream). Required
+	// when URL is empty.
+	DataDir string
+	// URL of an external NATS cluster; empty runs an embedded server.
+	URL string
+	// CredsFile is a NATS credentials file for the external cluster.
+	CredsFile string
+	// Token, User and Password authenticate to the external cluster.
+	Token, User, Password string
+	// Listen makes the embedded server accept NATS clients on this host:port
+	// (e.g. for the `nats` CLI). Empty: in-process connections only.
+	Listen string
+	// Stream is the stream name. Default "HOOKLINE_EVENTS".
+	Stream string
+	// SubjectPrefix is the subject prefix. Default "hookline.ev".
+	SubjectPrefix string
+	// Replicas is the stream's replica count on an external cluster.
+	// Default 1; the embedded server always uses 1.
+	Replicas int
+	// MaxAge bounds retention by age. Default 30 days.
+	MaxAge time.Duration
+	// MaxBytes bounds retention by size; 0 means unlimited.
+	MaxBytes int64
+	// DuplicateWindow is JetStream's own de-duplication window on the event
+	// id. Default 2 minutes.
+	DuplicateWindow time.Duration
+	// SyncInterval is how often the embedded server fsyncs its files.
+	// Default 1s. SyncAlways overrides it with an fsync per append.
+	SyncInterval time.Duration
+	// SyncAlways fsyncs every append on the embedded server.
+	SyncAlways bool
+	// Logger receives operational logs. Default: discard.
+	Logger *slog.Logger
+}
+
+func (o *Options) setDefaults() {
+	if o.Stream == "" {
+		o.Stream = "HOOKLINE_EVENTS"
+	}
+	if o.SubjectPrefix == "" {
+		o.SubjectPrefix = "hookline.ev"
+	}
+	if o.Replicas <= 0 || o.URL == "" {
+		if o.URL == "" {
+			o.Replicas = 1
+		} else if o.Replicas <= 0 {
+			o.Replicas = 1
+		}
+	}
+	if o.MaxAge <= 0 {
+		o.MaxAge = 30 * 24 * time.Hour
+	}
+	if o.DuplicateWindow <= 0 {
+		o.DuplicateWindow = 2 * time.Minute
+	}
+	if o.SyncInterval <= 0 {
+		o.SyncInterval = time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Log is the event log.
+type Log struct {
+	opts   Options
+	ns     *server.Server // nil with an external cluster
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	stream jetstream.Stream
+}
+
+// Open connects to (or starts) NATS and creates or updates the stream.
+func Open(ctx context.Context, opts Options) (*Log, error) {
+	opts.setDefaults()
+	l := &Log{opts: opts}
+	var err error
+	if opts.URL == "" {
+		if l.ns, err = startEmbedded(opts); err != nil {
+			return nil, err
+		}
+		l.nc, err = nats.Connect("", nats.InProcessServer(l.ns), nats.Name("hookline"), nats.MaxReconnects(-1))
+	} else {
+		l.nc, err = nats.Connect(opts.URL, l.connectOptions()...)
+	}
+	if err != nil {
+		l.shutdownServer()
+		return nil, fmt.Errorf("connect to nats: %w", err)
+	}
+	if l.js, err = jetstream.New(l.nc); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	if l.stream, err = l.js.CreateOrUpdateStream(ctx, l.streamConfig()); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("create stream %s: %w", opts.Stream, err)
+	}
+	return l, nil
+}
+
+func (l *Log) connectOptions() []nats.Option {
+	o := []nats.Option{nats.Name("hookline"), nats.MaxReconnects(-1), nats.ReconnectWait(500 * time.Millisecond)}
+	switch {
+	case l.opts.CredsFile != "":
+		o = append(o, nats.UserCredentials(l.opts.CredsFile))
+	case l.opts.Token != "":
+		o = append(o, nats.Token(l.opts.Token))
+	case l.opts.User != "":
+		o = append(o, nats.UserInfo(l.opts.User, l.opts.Password))
+	}
+	return o
+}
+
+func (l *Log) streamConfig() jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name:        l.opts.Stream,
+		Description: "hookline normalized webhook events",
+		Subjects:    []string{l.opts.SubjectPrefix + ".>"},
+		Retention:   jetstream.LimitsPolicy,
+		Discard:     jetstream.DiscardOld,
+		MaxAge:      l.opts.MaxAge,
+		MaxBytes:    nonZero(l.opts.MaxBytes),
+		Storage:     jetstream.FileStorage,
+		Replicas:    l.opts.Replicas,
+		Duplicates:  l.opts.DuplicateWindow,
+		AllowDirect: true,
+	}
+}
+
+func nonZero(n int64) int64 {
+	if n <= 0 {
+		return -1
+	}
+	return n
+}
+
+func startEmbedded(opts Options) (*server.Server, error) {
+	if opts.DataDir == "" {
+		return nil, errors.New("embedded nats: data directory is required")
+	}
+	dir := filepath.Join(opts.DataDir, "jetstream")
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("embedded nats: %w", err)
+	}
+	so := &server.Options{
+		ServerName:   "hookline-embedded",
+		JetStream:    true,
+		StoreDir:     dir,
+		NoSigs:       true,
+		NoLog:        true,
+		SyncInterval: opts.SyncInterval,
+		SyncAlways:   opts.SyncAlways,
+	}
+	if opts.Listen == "" {
+		so.DontListen = true
+	} else {
+		host, port, err := splitHostPort(opts.Listen)
+		if err != nil {
+			return nil, fmt.Errorf("embedded nats listen address: %w", err)
+		}
+		so.Host, so.Port = host, port
+	}
+	ns, err := server.NewServer(so)
+	if err != nil {
+		return nil, fmt.Errorf("embedded nats: %w", err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(30 * time.Second) {
+		ns.Shutdown()
+		return nil, errors.New("embedded nats: not ready after 30s")
+	}
+	return ns, nil
+}
+
+// ClientURL returns the URL NATS clients can use to reach the embedded
+// server, or "" when it does not listen (or the cluster is external).
+func (l *Log) ClientURL() string {
+	if l.ns == nil || l.opts.Listen == "" {
+		return ""
+	}
+	return l.ns.ClientURL()
+}
+
+// Server returns the embedded NATS server, or nil. Tests use it to make the
+// store unavailable.
+func (l *Log) Server() *server.Server { return l.ns }
+
+// SubjectPrefix returns the subject prefix events are stored under.
+func (l *Log) SubjectPrefix() string { return l.opts.SubjectPrefix }
+
+// Close closes the connection and then stops the embedded server, after it
+// has flushed its files.
+func (l *Log) Close() {
+	if l.nc != nil {
+		_ = l.nc.Drain()
+		l.nc.Close()
+	}
+	l.shutdownServer()
+}
+
+func (l *Log) shutdownServer() {
+	if l.ns != nil {
+		l.ns.Shutdown()
+		l.ns.WaitForShutdown()
+	}
+}
+
+// AppendResult says where an event went.
+type AppendResult struct {
+	// Sequence is the event's position in the log (the existing position for
+	// a duplicate).
+	Sequence uint64
+	// Duplicate is true when the event id was already in the stream's
+	// duplicate window and nothing new was stored.
+	Duplicate bool
+}
+
+// Append stores ev (with Sequence zero) and returns its position once
+// JetStream acknowledged it. The event id is the de-duplication id.
+func (l *Log) Append(ctx context.Context, ev *hooklinev1.Event) (AppendResult, error) {
+	data, err := proto.Marshal(ev)
+	if err != nil {
+		return AppendResult{}, fmt.Errorf("marshal event: %w", err)
+	}
+	msg := &nats.Msg{Subject: Subject(l.opts.SubjectPrefix, ev), Data: data, Header: nats.Header{}}
+	ack, err := l.js.PublishMsg(ctx, msg, jetstream.WithMsgID(ev.GetId()), jetstream.WithExpectStream(l.opts.Stream))
+	if err != nil {
+		return AppendResult{}, fmt.Errorf("%w: append: %v", ErrUnavailable, err)
+	}
+	return AppendResult{Sequence: ack.Sequence, Duplicate: ack.Duplicate}, nil
+}
+
+// Bounds returns the first and last sequence currently in the log. An empty
+// log has last = first - 1.
+func (l *Log) Bounds(ctx context.Context) (first, last uint64, err error) {
+	info, err := l.stream.Info(ctx)
+	if err != nil {
+		return 0, 0, fmt.Errorf("%w: stream info: %v", ErrUnavailable, err)
+	}
+	return info.State.FirstSeq, info.State.LastSeq, nil
+}
+
+// Get returns the event stored at seq, with its Sequence set.
+func (l *Log) Get(ctx context.Context, seq uint64) (*hooklinev1.Event, error) {
+	m, err := l.stream.GetMsg(ctx, seq)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: get %d: %v", ErrUnavailable, seq, err)
+	}
+	return decode(m.Data, m.Sequence)
+}
+
+func decode(data []byte, seq uint64) (*hooklinev1.Event, error) {
+	ev := &hooklinev1.Event{}
+	if err := proto.Unmarshal(data, ev); err != nil {
+		return nil, fmt.Errorf("decode event %d: %w", seq, err)
+	}
+	ev.Sequence = seq
+	return ev, nil
+}
+
+// Start says where a Read begins.
+type Start struct {
+	// AfterSequence starts after this sequence (0: from the first event).
+	AfterSequence uint64
+	// Time, when set, starts at the first event stored at or after it;
+	// AfterSequence is then ignored.
+	Time time.Time
+}
+
+// Read delivers stored events in log order to fn, starting at start and
+// restricted to the filter subjects (none: all), until it has delivered the
+// event at sequence upTo (or passed it), ctx ends or fn returns an error. It
+// uses a short-lived ordered consumer; it returns the last sequence it
+// passed, even when it delivered nothing.
+func (l *Log) Read(ctx context.Context, start Start, filters []string, upTo uint64, fn func(*hooklinev1.Event) error) (uint64, error) {
+	first, last, err := l.Bounds(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if upTo > last {
+		upTo = last
+	}
+	pos := start.AfterSequence
+	if start.Time.IsZero() && pos >= upTo {
+		return pos, nil
+	}
+	if upTo < first {
+		return upTo, nil
+	}
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: filters, InactiveThreshold: 30 * time.Second}
+	switch {
+	case !start.Time.IsZero():
+		t := start.Time
+		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &t
+	default:
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, max(pos+1, first)
+	}
+	cons, err := l.stream.OrderedConsumer(ctx, cfg)
+	if err != nil {
+		return 0, fmt.Errorf("%w: consumer: %v", ErrUnavailable, err)
+	}
+	defer func() {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		_ = l.stream.DeleteConsumer(dctx, cons.CachedInfo().Name)
+	}()
+	if info := cons.CachedInfo(); info != nil && info.NumPending == 0 {
+		return max(pos, upTo), nil
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(1024))
+	if err != nil {
+		return pos, fmt.Errorf("%w: messages: %v", ErrUnavailable, err)
+	}
+	defer it.Stop()
+	for {
+		m, err := it.Next(jetstream.NextContext(ctx))
+		if err != nil {
+			if ctx.Err() != nil {
+				return pos, ctx.Err()
+			}
+			return pos, fmt.Errorf("%w: next: %v", ErrUnavailable, err)
+		}
+		md, err := m.Metadata()
+		if err != nil {
+			return pos, fmt.Errorf("metadata: %w", err)
+		}
+		seq := md.Sequence.Stream
+		if seq > upTo {
+			return upTo, nil
+		}
+		ev, err := decode(m.Data(), seq)
+		if err != nil {
+			return pos, err
+		}
+		if err := fn(ev); err != nil {
+			return pos, err
+		}
+		pos = seq
+		if md.NumPending == 0 || seq == upTo {
+			return max(pos, upTo), nil
+		}
+	}
+}

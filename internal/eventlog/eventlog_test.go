@@ -1,0 +1,142 @@
+package eventlog
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	hooklinev1 "github.com/hookline/hookline/gen/hookline/v1"
+)
+
+func testEvent(id string, p hooklinev1.Provider, subject string) *hooklinev1.Event {
+	return &hooklinev1.Event{
+		Id: id, Provider: p, Source: "default", Subject: subject,
+		Type: hooklinev1.EventType_EVENT_TYPE_ORDER_STATUS_CHANGED,
+		Body: &hooklinev1.Event_Order{Order: &hooklinev1.OrderEvent{OrderId: subject}},
+	}
+}
+
+func openTest(t *testing.T, dir string) *Log {
+	t.Helper()
+	l, err := Open(context.Background(), Options{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func TestAppendDuplicateReadRestart(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	l := openTest(t, dir)
+	for i := range 10 {
+		p := hooklinev1.Provider_PROVIDER_TRUV
+		if i%2 == 1 {
+			p = hooklinev1.Provider_PROVIDER_SWYFT
+		}
+		res, err := l.Append(ctx, testEvent(fmt.Sprintf("evt_%d", i), p, fmt.Sprintf("order.%d *>", i%3)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Sequence != uint64(i+1) || res.Duplicate {
+			t.Fatalf("append %d = %+v", i, res)
+		}
+	}
+	dup, err := l.Append(ctx, testEvent("evt_3", hooklinev1.Provider_PROVIDER_SWYFT, "order.0 *>"))
+	if err != nil || !dup.Duplicate || dup.Sequence != 4 {
+		t.Fatalf("duplicate append = %+v, %v; want duplicate of 4", dup, err)
+	}
+
+	var got []uint64
+	filter := FilterSubject(l.SubjectPrefix(), "swyft", "", "", "")
+	last, err := l.Read(ctx, Start{AfterSequence: 3}, []string{filter}, 100, func(ev *hooklinev1.Event) error {
+		got = append(got, ev.GetSequence())
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != "[4 6 8 10]" || last != 10 {
+		t.Fatalf("filtered read = %v last %d, want [4 6 8 10] last 10", got, last)
+	}
+	got = nil
+	keyFilter := FilterSubject(l.SubjectPrefix(), "", "order", "", "order.1 *>")
+	if _, err := l.Read(ctx, Start{}, []string{keyFilter}, 100, func(ev *hooklinev1.Event) error {
+		got = append(got, ev.GetSequence())
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != "[2 5 8]" {
+		t.Fatalf("key read = %v, want [2 5 8]", got)
+	}
+	none, err := l.Read(ctx, Start{AfterSequence: 2}, []string{FilterSubject(l.SubjectPrefix(), "finicity", "", "", "")}, 100, func(*hooklinev1.Event) error {
+		t.Error("no finicity events expected")
+		return nil
+	})
+	if err != nil || none != 10 {
+		t.Fatalf("empty filtered read = %d, %v; want 10", none, err)
+	}
+	l.Close()
+
+	l = openTest(t, dir)
+	defer l.Close()
+	first, lastSeq, err := l.Bounds(ctx)
+	if err != nil || first != 1 || lastSeq != 10 {
+		t.Fatalf("bounds after restart = %d..%d, %v", first, lastSeq, err)
+	}
+	ev, err := l.Get(ctx, 7)
+	if err != nil || ev.GetId() != "evt_6" || ev.GetSequence() != 7 {
+		t.Fatalf("Get(7) = %v, %v", ev, err)
+	}
+	if _, err := l.Get(ctx, 99); err != ErrNotFound {
+		t.Fatalf("Get(99) err = %v, want ErrNotFound", err)
+	}
+	got = nil
+	if _, err := l.Read(ctx, Start{Time: time.Now().Add(-time.Hour)}, nil, 3, func(ev *hooklinev1.Event) error {
+		got = append(got, ev.GetSequence())
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != "[1 2 3]" {
+		t.Fatalf("time read up to 3 = %v", got)
+	}
+}
+
+func TestEscapeToken(t *testing.T) {
+	tests := map[string]string{
+		"":                                 "%",
+		"ddd192646b3c48be96651a0ff25cef85": "ddd192646b3c48be96651a0ff25cef85",
+		"a.b":                              "a%2Eb",
+		"x*y>z":                            "x%2Ay%3Ez",
+		"with space":                       "with%20space",
+		"100%":                             "100%25",
+		"6030781868/sess-1":                "6030781868%2Fsess-1",
+	}
+	for in, want := range tests {
+		t.Run(in, func(t *testing.T) {
+			if got := EscapeToken(in); got != want {
+				t.Errorf("EscapeToken(%q) = %q, want %q", in, got, want)
+			}
+		})
+	}
+}
+
+func FuzzEscapeToken(f *testing.F) {
+	for _, s := range []string{"", "a.b", "%", "%25", "x y", "ü"} {
+		f.Add(s, s+".")
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		ea, eb := EscapeToken(a), EscapeToken(b)
+		if a != b && ea == eb {
+			t.Fatalf("EscapeToken(%q) == EscapeToken(%q) == %q", a, b, ea)
+		}
+		for i := 0; i < len(ea); i++ {
+			if c := ea[i]; c == '.' || c == '*' || c == '>' || c <= ' ' || c >= 0x7f {
+				t.Fatalf("EscapeToken(%q) = %q has byte %q", a, ea, c)
+			}
+		}
+	})
+}
