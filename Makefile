@@ -59,3 +59,11 @@ test: lint check-generate breaking ## What CI runs: lint, generated-code and bre
 .PHONY: build
 build: ## Build the binaries into bin/.
 	$(GO) build -o $(BIN)/ ./cmd/...
+
+DEV_ENV := HOOKLINE_DEV_TRUV_SECRET=dev-truv-access-secret \
+	HOOKLINE_DEV_FINICITY_SECRET=dev-finicity-partner-secret \
+	HOOKLINE_DEV_SWYFT_AUTH='Bearer dev-swyft-token'
+
+.PHONY: run
+run: ## Start the gateway on 127.0.0.1:8080 (HTTP) and :9090 (gRPC) with config/dev.yaml and embedded NATS in ./data.
+	$(DEV_ENV) $(GO) run ./cmd/hookline --config config/dev.yaml $(ARGS)

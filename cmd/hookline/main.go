@@ -1,0 +1,227 @@
+// Command hookline runs the webhook normalization gateway: it accepts
+// provider webhooks over HTTP, stores normalized events in NATS JetStream
+// (embedded by default) and serves them over gRPC, REST and SSE.
+//
+// Every flag has an environment variable (HOOKLINE_ + the flag name in upper
+// case with `-` as `_`); a flag given on the command line wins. Run
+// `hookline -help` for the list.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hookline/hookline"
+	"github.com/hookline/hookline/adapters"
+	"github.com/hookline/hookline/adapters/registry"
+	"github.com/hookline/hookline/internal/config"
+	"github.com/hookline/hookline/internal/eventlog"
+	"github.com/hookline/hookline/internal/index"
+	"github.com/hookline/hookline/server"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "hookline:", err)
+		os.Exit(1)
+	}
+}
+
+// options are the daemon's settings.
+type options struct {
+	httpAddr, grpcAddr, dataDir, configPath  string
+	natsURL, natsCreds, natsUser, natsListen string
+	natsReplicas                             int
+	retention, dedupHorizon, dupWindow       time.Duration
+	retentionBytes, maxBody                  int64
+	fsync                                    string
+	fsyncInterval, appendTimeout, bookmark   time.Duration
+	shutdownTimeout                          time.Duration
+	logLevel, logFormat                      string
+}
+
+func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*options, error) {
+	fs := flag.NewFlagSet("hookline", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	o := &options{}
+	fs.StringVar(&o.httpAddr, "http-addr", "127.0.0.1:8080", "listen address for webhooks, REST, SSE, health, metrics and OpenAPI")
+	fs.StringVar(&o.grpcAddr, "grpc-addr", "127.0.0.1:9090", "listen address for gRPC")
+	fs.StringVar(&o.dataDir, "data-dir", "./data", "directory for the embedded NATS store and the local index")
+	fs.StringVar(&o.configPath, "config", "", "path of the sources configuration file (YAML); required")
+	fs.StringVar(&o.natsURL, "nats-url", "", "external NATS cluster URL(s), comma-separated; empty runs NATS embedded")
+	fs.StringVar(&o.natsCreds, "nats-creds", "", "NATS credentials file for --nats-url")
+	fs.StringVar(&o.natsUser, "nats-user", "", "NATS user for --nats-url (password from HOOKLINE_NATS_PASSWORD; token from HOOKLINE_NATS_TOKEN)")
+	fs.StringVar(&o.natsListen, "nats-listen", "", "host:port where the embedded NATS server accepts clients (e.g. the nats CLI); empty: none")
+	fs.IntVar(&o.natsReplicas, "nats-replicas", 1, "stream replicas on an external cluster")
+	fs.DurationVar(&o.retention, "retention", 30*24*time.Hour, "how long the log keeps events")
+	fs.Int64Var(&o.retentionBytes, "retention-bytes", 0, "size limit of the log in bytes; 0: none")
+	fs.DurationVar(&o.dedupHorizon, "dedup-horizon", 72*time.Hour, "how long a provider event id is remembered for de-duplication (at most --retention)")
+	fs.DurationVar(&o.dupWindow, "nats-duplicate-window", 2*time.Minute, "JetStream's own in-memory duplicate window")
+	fs.StringVar(&o.fsync, "fsync", "interval", "embedded store fsync policy: interval or always")
+	fs.DurationVar(&o.fsyncInterval, "fsync-interval", time.Second, "fsync period with --fsync=interval")
+	fs.Int64Var(&o.maxBody, "max-body-bytes", 1<<20, "largest accepted webhook body")
+	fs.DurationVar(&o.appendTimeout, "append-timeout", 5*time.Second, "how long a delivery waits for the store before answering 503")
+	fs.DurationVar(&o.bookmark, "bookmark-interval", 15*time.Second, "default interval of subscription bookmarks")
+	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "graceful shutdown limit")
+	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&o.logFormat, "log-format", "text", "text or json")
+
+	// Environment first, command line second.
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := "HOOKLINE_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v := getenv(name); v != "" && envErr == nil {
+			if err := f.Value.Set(v); err != nil {
+				envErr = fmt.Errorf("%s: %w", name, err)
+			}
+		}
+		f.Usage += " [$" + name + "]"
+	})
+	if envErr != nil {
+		return nil, envErr
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	switch {
+	case o.configPath == "":
+		return nil, errors.New("--config is required (see config/dev.yaml for an example)")
+	case o.fsync != "interval" && o.fsync != "always":
+		return nil, fmt.Errorf("--fsync must be interval or always, not %q", o.fsync)
+	case o.dedupHorizon > o.retention:
+		return nil, fmt.Errorf("--dedup-horizon (%s) must not exceed --retention (%s): ids are remembered only while their events are kept", o.dedupHorizon, o.retention)
+	}
+	return o, nil
+}
+
+func newLogger(o *options, w io.Writer) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(o.logLevel)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	ho := &slog.HandlerOptions{Level: lvl}
+	switch o.logFormat {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, ho)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, ho)), nil
+	}
+	return nil, fmt.Errorf("--log-format must be text or json, not %q", o.logFormat)
+}
+
+// buildSources turns the configuration into adapters, resolving secrets.
+func buildSources(cfg *config.File, getenv func(string) string) ([]*server.Source, error) {
+	var out []*server.Source
+	for _, sc := range cfg.Sources {
+		f, ok := registry.Lookup(sc.Provider)
+		if !ok {
+			return nil, fmt.Errorf("source %s/%s: unknown provider %q", sc.Provider, sc.Name, sc.Provider)
+		}
+		secrets, err := sc.Secrets(getenv)
+		if err != nil {
+			return nil, err
+		}
+		a, err := f.New(adapters.Config{Source: sc.Name, Secrets: secrets, AllowUnauthenticated: sc.AllowUnauthenticated, Options: sc.Options})
+		if err != nil {
+			return nil, fmt.Errorf("source %s/%s: %w", f.Name, sc.Name, err)
+		}
+		out = append(out, &server.Source{Provider: f.Name, Name: sc.Name, Adapter: a})
+	}
+	return out, nil
+}
+
+// run is the whole program: it returns when ctx ends (after a graceful
+// shutdown) or on a startup error.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	o, err := parseFlags(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	logger, err := newLogger(o, stderr)
+	if err != nil {
+		return err
+	}
+	cfg, err := config.Load(o.configPath)
+	if err != nil {
+		return err
+	}
+	sources, err := buildSources(cfg, getenv)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(o.dataDir, 0o750); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+
+	log, err := eventlog.Open(ctx, eventlog.Options{
+		DataDir: o.dataDir, URL: o.natsURL, CredsFile: o.natsCreds,
+		Token: getenv("HOOKLINE_NATS_TOKEN"), User: o.natsUser, Password: getenv("HOOKLINE_NATS_PASSWORD"),
+		Listen: o.natsListen, Replicas: o.natsReplicas,
+		MaxAge: o.retention, MaxBytes: o.retentionBytes, DuplicateWindow: o.dupWindow,
+		SyncInterval: o.fsyncInterval, SyncAlways: o.fsync == "always", Logger: logger,
+	})
+	if err != nil {
+		return err
+	}
+	// The event log closes last: it drains and stops the embedded server.
+	defer log.Close()
+	idx, err := index.Open(filepath.Join(o.dataDir, "index.db"))
+	if err != nil {
+		return err
+	}
+	defer idx.Close()
+
+	srv, err := server.New(server.Config{
+		Log: log, Index: idx, Sources: sources, Logger: logger, OpenAPI: hookline.OpenAPI,
+		BookmarkInterval: o.bookmark, ShutdownTimeout: o.shutdownTimeout,
+		Ingest: server.IngestOptions{
+			MaxBodyBytes: o.maxBody, AppendTimeout: o.appendTimeout, DedupHorizon: o.dedupHorizon,
+			Aliases: registry.Aliases(),
+		},
+	})
+	if err != nil {
+		return err
+	}
+	var lc net.ListenConfig
+	httpLn, err := lc.Listen(ctx, "tcp", o.httpAddr)
+	if err != nil {
+		return fmt.Errorf("listen http: %w", err)
+	}
+	grpcLn, err := lc.Listen(ctx, "tcp", o.grpcAddr)
+	if err != nil {
+		httpLn.Close()
+		return fmt.Errorf("listen grpc: %w", err)
+	}
+	store := "embedded NATS in " + o.dataDir
+	if o.natsURL != "" {
+		store = "NATS at " + o.natsURL
+	} else if u := log.ClientURL(); u != "" {
+		store += " (clients: " + u + ")"
+	}
+	fmt.Fprintf(stdout, "hookline listening http=%s grpc=%s store=%q sources=%d\n",
+		httpLn.Addr(), grpcLn.Addr(), store, len(sources))
+	logger.Info("started", "http_addr", httpLn.Addr().String(), "grpc_addr", grpcLn.Addr().String(), "sources", len(sources))
+	err = srv.Run(ctx, httpLn, grpcLn)
+	logger.Info("stopped")
+	return err
+}

@@ -1,0 +1,70 @@
+package eventlog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	hooklinev1 "github.com/hookline/hookline/gen/hookline/v1"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// maxFollowBatch bounds how many events Follow hands over at once.
+const maxFollowBatch = 1000
+
+// Follow tails the whole log from the event after `after`, forever: it
+// calls fn with batches of events in log order (a batch ends when the reader
+// has caught up or holds maxFollowBatch events). It returns when ctx ends
+// (with ctx's error) or fn fails. This is the gateway's single log reader;
+// the ordered consumer it uses re-creates itself after connection loss.
+func (l *Log) Follow(ctx context.Context, after uint64, fn func([]*hooklinev1.Event) error) error {
+	cons, err := l.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:   after + 1,
+	})
+	if err != nil {
+		return fmt.Errorf("%w: follow consumer: %v", ErrUnavailable, err)
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(2 * maxFollowBatch))
+	if err != nil {
+		return fmt.Errorf("%w: follow: %v", ErrUnavailable, err)
+	}
+	defer it.Stop()
+	batch := make([]*hooklinev1.Event, 0, maxFollowBatch)
+	for {
+		m, err := it.Next(jetstream.NextContext(ctx))
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				return fmt.Errorf("%w: follow: %v", ErrUnavailable, err)
+			}
+			// A missed heartbeat or a transient error: the ordered consumer
+			// recovers by itself; pause briefly so a persistent error does
+			// not spin.
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(100 * time.Millisecond):
+			}
+			continue
+		}
+		md, err := m.Metadata()
+		if err != nil {
+			return fmt.Errorf("follow metadata: %w", err)
+		}
+		ev, err := decode(m.Data(), md.Sequence.Stream)
+		if err != nil {
+			return err
+		}
+		batch = append(batch, ev)
+		if md.NumPending == 0 || len(batch) == maxFollowBatch {
+			if err := fn(batch); err != nil {
+				return err
+			}
+			batch = make([]*hooklinev1.Event, 0, maxFollowBatch)
+		}
+	}
+}

@@ -1,0 +1,102 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	hooklinev1 "github.com/hookline/hookline/gen/hookline/v1"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+)
+
+// gateway builds the REST mapping of the EventService. It dials the gRPC
+// listener, because grpc-gateway can only stream through a client
+// connection. The caller closes the returned connection.
+func (s *Server) gateway(grpcAddr string) (http.Handler, *grpc.ClientConn, error) {
+	conn, err := grpc.NewClient("passthrough:///"+grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return nil, nil, fmt.Errorf("gateway dial: %w", err)
+	}
+	mux := runtime.NewServeMux(runtime.WithErrorHandler(restErrorHandler))
+	if err := hooklinev1.RegisterEventServiceHandler(context.Background(), mux, conn); err != nil {
+		conn.Close()
+		return nil, nil, fmt.Errorf("gateway register: %w", err)
+	}
+	return goneOnExpiredCursor(mux), conn, nil
+}
+
+// reason returns the ErrorInfo reason of a status, if any.
+func reason(st *status.Status) string {
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok {
+			return info.GetReason()
+		}
+	}
+	return ""
+}
+
+// restErrorHandler is grpc-gateway's default, except that an expired cursor
+// answers 410 Gone (the Kubernetes watch convention) instead of 400.
+func restErrorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+	if st, ok := status.FromError(err); ok && reason(st) == ReasonCursorExpired {
+		w = &statusRewriter{ResponseWriter: w, from: http.StatusBadRequest, to: http.StatusGone, always: true}
+	}
+	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
+}
+
+// goneOnExpiredCursor gives the REST stream the same 410 for an expired
+// cursor: grpc-gateway writes a stream's first-frame error with the status
+// of its gRPC code, so the header is held back until the body shows the
+// reason.
+func goneOnExpiredCursor(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/events:subscribe" {
+			w = &statusRewriter{ResponseWriter: w, from: http.StatusBadRequest, to: http.StatusGone,
+				marker: []byte(`"` + ReasonCursorExpired + `"`)}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// statusRewriter replaces status `from` with `to`: always, or only when the
+// first body chunk contains marker.
+type statusRewriter struct {
+	http.ResponseWriter
+	from, to int
+	always   bool
+	marker   []byte
+	held     bool
+}
+
+func (w *statusRewriter) WriteHeader(code int) {
+	switch {
+	case code != w.from:
+		w.ResponseWriter.WriteHeader(code)
+	case w.always:
+		w.ResponseWriter.WriteHeader(w.to)
+	default:
+		w.held = true
+	}
+}
+
+func (w *statusRewriter) Write(b []byte) (int, error) {
+	if w.held {
+		w.held = false
+		code := w.from
+		if bytes.Contains(b, w.marker) {
+			code = w.to
+		}
+		w.ResponseWriter.WriteHeader(code)
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach Flush on the real writer.
+func (w *statusRewriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func runtimeHTTPStatus(st *status.Status) int { return runtime.HTTPStatusFromCode(st.Code()) }

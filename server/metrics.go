@@ -1,0 +1,47 @@
+package server
+
+import (
+	"fmt"
+	"net/http"
+	"sort"
+	"sync/atomic"
+)
+
+// gauges the server exports besides the per-source counters.
+type gauges struct {
+	applied     atomic.Uint64 // last log sequence applied to the index
+	subscribers atomic.Int64  // open subscriptions
+	dropped     atomic.Int64  // subscribers moved to catch-up because they fell behind
+}
+
+// metricsHandler writes the counters in the Prometheus text format.
+func (s *Server) metricsHandler(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+	keys := make([]string, 0, len(s.ingest.sources))
+	for k := range s.ingest.sources {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	counter := func(name, help string, get func(*Source) int64) {
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n", name, help, name)
+		for _, k := range keys {
+			src := s.ingest.sources[k]
+			fmt.Fprintf(w, "%s{provider=%q,source=%q} %d\n", name, src.Provider, src.Name, get(src))
+		}
+	}
+	counter("hookline_deliveries_accepted_total", "Deliveries answered 200.", func(s *Source) int64 { return s.stats.accepted.Load() })
+	counter("hookline_deliveries_duplicate_total", "Accepted deliveries whose events were all stored already.", func(s *Source) int64 { return s.stats.duplicates.Load() })
+	counter("hookline_deliveries_ping_total", "Liveness pings answered without storing.", func(s *Source) int64 { return s.stats.pings.Load() })
+	counter("hookline_events_stored_total", "Events appended to the log.", func(s *Source) int64 { return s.stats.events.Load() })
+	counter("hookline_events_unmapped_total", "Events stored as unmapped.", func(s *Source) int64 { return s.stats.unmapped.Load() })
+	fmt.Fprintf(w, "# HELP hookline_deliveries_rejected_total Deliveries rejected, by error code.\n# TYPE hookline_deliveries_rejected_total counter\n")
+	for _, k := range keys {
+		src := s.ingest.sources[k]
+		for i, code := range rejectCodes {
+			fmt.Fprintf(w, "hookline_deliveries_rejected_total{provider=%q,source=%q,code=%q} %d\n", src.Provider, src.Name, code, src.stats.rejected[i].Load())
+		}
+	}
+	fmt.Fprintf(w, "# HELP hookline_index_applied_sequence Last log sequence applied to the local index.\n# TYPE hookline_index_applied_sequence gauge\nhookline_index_applied_sequence %d\n", s.gauges.applied.Load())
+	fmt.Fprintf(w, "# HELP hookline_subscribers Open subscriptions.\n# TYPE hookline_subscribers gauge\nhookline_subscribers %d\n", s.gauges.subscribers.Load())
+	fmt.Fprintf(w, "# HELP hookline_subscribers_lagged_total Subscribers moved to catch-up from the log because they fell behind.\n# TYPE hookline_subscribers_lagged_total counter\nhookline_subscribers_lagged_total %d\n", s.gauges.dropped.Load())
+}

@@ -1,0 +1,308 @@
+// Package server is the gateway's network face: the HTTP webhook ingest, the
+// gRPC EventService, its REST mapping through grpc-gateway, Server-Sent
+// Events, health, metrics and the OpenAPI document.
+//
+// Lifecycle: New builds a Server; Run serves on the given listeners until
+// its context ends, then stops accepting, lets in-flight deliveries finish
+// their appends (bounded by ShutdownTimeout) and returns. Run also owns the
+// single log follower that feeds the local index and the live fan-out. The
+// caller closes the event log and the index after Run returns.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	hooklinev1 "github.com/hookline/hookline/gen/hookline/v1"
+	"github.com/hookline/hookline/internal/eventlog"
+	"github.com/hookline/hookline/internal/fanout"
+	"github.com/hookline/hookline/internal/index"
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/reflection"
+)
+
+// EventLog is what the server needs of the event log. *eventlog.Log
+// implements it.
+type EventLog interface {
+	EventAppender
+	Bounds(ctx context.Context) (first, last uint64, err error)
+	Get(ctx context.Context, seq uint64) (*hooklinev1.Event, error)
+	Read(ctx context.Context, start eventlog.Start, filters []string, upTo uint64, fn func(*hooklinev1.Event) error) (uint64, error)
+	Follow(ctx context.Context, after uint64, fn func([]*hooklinev1.Event) error) error
+	SubjectPrefix() string
+}
+
+// StateIndex is what the server needs of the local index. *index.Index
+// implements it.
+type StateIndex interface {
+	IDIndex
+	Applied() (uint64, error)
+	Apply(evs []*hooklinev1.Event) error
+	Sweep(firstSeq uint64, limit int) (int, error)
+	Order(id string) (*hooklinev1.OrderState, error)
+	Session(key string) (*hooklinev1.SessionState, error)
+}
+
+var (
+	_ EventLog   = (*eventlog.Log)(nil)
+	_ StateIndex = (*index.Index)(nil)
+)
+
+// Config configures a Server.
+type Config struct {
+	// Log is the event log. Required.
+	Log EventLog
+	// Index is the local index. Required.
+	Index StateIndex
+	// Sources are the webhook sources.
+	Sources []*Source
+	// Ingest configures the webhook endpoints.
+	Ingest IngestOptions
+	// BookmarkInterval is the default bookmark interval of subscriptions.
+	// Default 15s.
+	BookmarkInterval time.Duration
+	// ShutdownTimeout bounds the graceful stop. Default 10s.
+	ShutdownTimeout time.Duration
+	// OpenAPI is the OpenAPI document served at /openapi.json.
+	OpenAPI []byte
+	// Logger receives logs. Default: discard.
+	Logger *slog.Logger
+}
+
+// Server is the gateway's network face.
+type Server struct {
+	log              EventLog
+	index            StateIndex
+	ingest           *Ingest
+	hub              *fanout.Hub
+	logger           *slog.Logger
+	bookmarkInterval time.Duration
+	shutdownTimeout  time.Duration
+	openAPI          []byte
+	gauges           gauges
+	ready            atomic.Bool
+	health           *health.Server
+}
+
+// New builds a Server.
+func New(cfg Config) (*Server, error) {
+	if cfg.Log == nil || cfg.Index == nil {
+		return nil, errors.New("server: Log and Index are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.BookmarkInterval <= 0 {
+		cfg.BookmarkInterval = defaultBookmarkInterval
+	}
+	if cfg.ShutdownTimeout <= 0 {
+		cfg.ShutdownTimeout = 10 * time.Second
+	}
+	in, err := NewIngest(cfg.Sources, cfg.Log, cfg.Index, cfg.Logger, cfg.Ingest)
+	if err != nil {
+		return nil, err
+	}
+	applied, err := cfg.Index.Applied()
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	s := &Server{
+		log: cfg.Log, index: cfg.Index, ingest: in, logger: cfg.Logger,
+		bookmarkInterval: cfg.BookmarkInterval, shutdownTimeout: cfg.ShutdownTimeout,
+		openAPI: cfg.OpenAPI, health: health.NewServer(),
+	}
+	s.hub = fanout.NewHub(applied, func() { s.gauges.dropped.Add(1) })
+	s.gauges.applied.Store(applied)
+	in.ready = &s.ready
+	return s, nil
+}
+
+// GRPCServer builds the gRPC server with the EventService, the health
+// service and reflection. Keepalive: the server pings an idle connection
+// every 30s and drops it when unanswered for 10s; clients may ping every 10s
+// or more, also without active streams.
+func (s *Server) GRPCServer() *grpc.Server {
+	gs := grpc.NewServer(
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+	)
+	hooklinev1.RegisterEventServiceServer(gs, &eventService{s: s})
+	healthpb.RegisterHealthServer(gs, s.health)
+	reflection.Register(gs)
+	return gs
+}
+
+// Run serves webhooks, REST, SSE, health and metrics on httpLn and gRPC on
+// grpcLn until ctx ends, then shuts down gracefully. It closes both
+// listeners.
+func (s *Server) Run(ctx context.Context, httpLn, grpcLn net.Listener) error {
+	gs := s.GRPCServer()
+	gw, conn, err := s.gateway(grpcLn.Addr().String())
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	hs := &http.Server{
+		Handler:           s.HTTPHandler(gw),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+	}
+	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	g, gctx := errgroup.WithContext(runCtx)
+	g.Go(func() error { return s.follow(gctx) })
+	g.Go(func() error { return s.sweep(gctx) })
+	g.Go(func() error {
+		if err := gs.Serve(grpcLn); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+			return fmt.Errorf("grpc: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		if err := hs.Serve(httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("http: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		s.ready.Store(false)
+		s.health.Shutdown()
+		sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), s.shutdownTimeout)
+		defer scancel()
+		// HTTP first: stop accepting webhooks and wait for in-flight
+		// deliveries to finish their appends.
+		herr := hs.Shutdown(sctx)
+		stopped := make(chan struct{})
+		go func() { gs.GracefulStop(); close(stopped) }()
+		select {
+		case <-stopped:
+		case <-sctx.Done():
+			gs.Stop()
+		}
+		if herr != nil {
+			return fmt.Errorf("http shutdown: %w", herr)
+		}
+		return nil
+	})
+	err = g.Wait()
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		err = nil
+	}
+	return err
+}
+
+// follow is the process's single log reader: it applies every event to the
+// index, then hands it to the live fan-out. The server reports ready once
+// the index has caught up with the log as it was at start, so that
+// de-duplication never runs on a partial index.
+func (s *Server) follow(ctx context.Context) error {
+	applied := s.gauges.applied.Load()
+	_, last, err := s.log.Bounds(ctx)
+	if err != nil {
+		return fmt.Errorf("follow: %w", err)
+	}
+	if applied >= last {
+		s.markReady()
+	}
+	err = s.log.Follow(ctx, applied, func(batch []*hooklinev1.Event) error {
+		if err := s.index.Apply(batch); err != nil {
+			return fmt.Errorf("index apply: %w", err)
+		}
+		seq := batch[len(batch)-1].GetSequence()
+		s.gauges.applied.Store(seq)
+		s.hub.Publish(batch)
+		if seq >= last && !s.ready.Load() {
+			s.markReady()
+		}
+		return nil
+	})
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+func (s *Server) markReady() {
+	s.ready.Store(true)
+	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	s.health.SetServingStatus(hooklinev1.EventService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	s.logger.Info("index_ready", "applied_sequence", s.gauges.applied.Load())
+}
+
+// sweep periodically forgets index ids of events the log no longer holds.
+func (s *Server) sweep(ctx context.Context) error {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		first, _, err := s.log.Bounds(ctx)
+		if err != nil {
+			continue
+		}
+		for {
+			n, err := s.index.Sweep(first, 10_000)
+			if err != nil {
+				s.logger.Warn("index_sweep_failed", "error", err.Error())
+				break
+			}
+			if n < 10_000 {
+				break
+			}
+		}
+	}
+}
+
+// HTTPHandler returns the HTTP routes: webhooks, REST (gw), SSE, health,
+// metrics and the OpenAPI document.
+func (s *Server) HTTPHandler(gw http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	s.ingest.Register(mux)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.HandleFunc("GET /metrics", s.metricsHandler)
+	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(s.openAPI)
+	})
+	mux.HandleFunc("GET /v1/events:sse", s.sse)
+	if gw != nil {
+		mux.Handle("/v1/", gw)
+	}
+	return mux
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if !s.ready.Load() {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "index catching up with the log"})
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if _, _, err := s.log.Bounds(ctx); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "event store unavailable"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
