@@ -212,30 +212,60 @@ func (s *Server) Run(ctx context.Context, httpLn, grpcLn net.Listener) error {
 // the index has caught up with the log as it was at start, so that
 // de-duplication never runs on a partial index.
 func (s *Server) follow(ctx context.Context) error {
-	applied := s.gauges.applied.Load()
-	_, last, err := s.log.Bounds(ctx)
-	if err != nil {
-		return fmt.Errorf("follow: %w", err)
+	var last uint64
+	for {
+		_, l, err := s.log.Bounds(ctx)
+		if err == nil {
+			last = l
+			break
+		}
+		s.logger.Warn("follow_waiting_for_store", "error", err.Error())
+		if !sleepCtx(ctx, time.Second) {
+			return nil
+		}
 	}
-	if applied >= last {
+	if s.gauges.applied.Load() >= last {
 		s.markReady()
 	}
-	err = s.log.Follow(ctx, applied, func(batch []*hooklinev1.Event) error {
-		if err := s.index.Apply(batch); err != nil {
-			return fmt.Errorf("index apply: %w", err)
+	for {
+		err := s.log.Follow(ctx, s.gauges.applied.Load(), func(batch []*hooklinev1.Event) error {
+			if err := s.index.Apply(batch); err != nil {
+				return fmt.Errorf("index apply: %w", err)
+			}
+			seq := batch[len(batch)-1].GetSequence()
+			s.gauges.applied.Store(seq)
+			s.hub.Publish(batch)
+			if seq >= last && !s.ready.Load() {
+				s.markReady()
+			}
+			return nil
+		})
+		if ctx.Err() != nil {
+			return nil
 		}
-		seq := batch[len(batch)-1].GetSequence()
-		s.gauges.applied.Store(seq)
-		s.hub.Publish(batch)
-		if seq >= last && !s.ready.Load() {
-			s.markReady()
+		if !errors.Is(err, eventlog.ErrUnavailable) {
+			return fmt.Errorf("follow: %w", err)
 		}
-		return nil
-	})
-	if ctx.Err() != nil {
-		return nil
+		// The store went away: resume from the last applied event once it
+		// is back. Appends that succeed meanwhile are still de-duplicated by
+		// JetStream's own window until the index catches up.
+		s.logger.Warn("follow_interrupted", "error", err.Error())
+		if !sleepCtx(ctx, time.Second) {
+			return nil
+		}
 	}
-	return err
+}
+
+// sleepCtx waits d or until ctx ends; it reports whether d elapsed.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
 }
 
 func (s *Server) markReady() {

@@ -26,7 +26,11 @@ func (l *Log) Follow(ctx context.Context, after uint64, fn func([]*hooklinev1.Ev
 	if err != nil {
 		return fmt.Errorf("%w: follow consumer: %v", ErrUnavailable, err)
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(2 * maxFollowBatch))
+	// Short pull expiry and heartbeats: after a server restart the ordered
+	// consumer notices the missing heartbeats within seconds and re-creates
+	// itself from the last sequence it delivered.
+	it, err := cons.Messages(jetstream.PullMaxMessages(2*maxFollowBatch),
+		jetstream.PullExpiry(5*time.Second), jetstream.PullHeartbeat(time.Second))
 	if err != nil {
 		return fmt.Errorf("%w: follow: %v", ErrUnavailable, err)
 	}

@@ -1,0 +1,301 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hookline/hookline/internal/eventlog"
+	natsserver "github.com/nats-io/nats-server/v2/server"
+)
+
+// lastSeq returns the log's last sequence.
+func (e *testEnv) lastSeq(t testing.TB) uint64 {
+	t.Helper()
+	_, last, err := e.log.Bounds(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return last
+}
+
+func TestIngestRejectsBadInput(t *testing.T) {
+	e := newTestEnv(t, envOptions{})
+	valid := truvOrderBody("0aac461e7b774a38a72fd9c7c0eef8ee", "ddd192646b3c48be96651a0ff25cef85", "completed", "2024-07-11T21:40:48.424655+00:00")
+	truvHeaders := func(body []byte) http.Header {
+		return http.Header{"Content-Type": {"application/json"}, "X-Webhook-Sign": {signTruv(testTruvSecret, body)}}
+	}
+	fin := finicityBody("started", "6030781868", 1688829092668, "518e7b2cd7948bcdb968c433")
+	sw := swyftBody("9001", "a746224f-d569-4aba-a271-4532259aba42", "Active", "Cancelled", "2025-08-07 08:49:37")
+	big := bytes.Repeat([]byte("x"), 65<<10)
+
+	type tc struct {
+		name, method, path string
+		body               []byte
+		header             http.Header
+		chunked            bool
+		status             int
+		code               string
+	}
+	tests := []tc{
+		{"truv bad signature", "POST", "/webhooks/truv", valid, http.Header{"X-Webhook-Sign": {"v1=" + strings.Repeat("ab", 32)}}, false, 401, codeUnauthenticated},
+		{"truv missing signature", "POST", "/webhooks/truv", valid, http.Header{"Content-Type": {"application/json"}}, false, 401, codeUnauthenticated},
+		{"truv signed with another source's secret", "POST", "/webhooks/truv", valid, http.Header{"X-Webhook-Sign": {signTruv("truv-sandbox-secret", valid)}}, false, 401, codeUnauthenticated},
+		{"truv signature of a different body", "POST", "/webhooks/truv", valid, truvHeaders([]byte(`{}`)), false, 401, codeUnauthenticated},
+		{"truv malformed signature header", "POST", "/webhooks/truv", valid, http.Header{"X-Webhook-Sign": {"v1=zz"}}, false, 401, codeUnauthenticated},
+		{"truv signature without v1 prefix", "POST", "/webhooks/truv", valid, http.Header{"X-Webhook-Sign": {strings.TrimPrefix(signTruv(testTruvSecret, valid), "v1=")}}, false, 401, codeUnauthenticated},
+		{"finicity missing signature", "POST", "/webhooks/finicity", fin, http.Header{"Content-Type": {"application/json"}}, false, 401, codeUnauthenticated},
+		{"finicity wrong signature", "POST", "/webhooks/mastercard", fin, http.Header{"X-Finicity-Signature": {signFinicity("nope", fin)}}, false, 401, codeUnauthenticated},
+		{"truv-signed body sent to finicity", "POST", "/webhooks/finicity", valid, truvHeaders(valid), false, 401, codeUnauthenticated},
+		{"swyft missing authorization", "POST", "/webhooks/swyft", sw, http.Header{"Content-Type": {"application/json"}}, false, 401, codeUnauthenticated},
+		{"swyft wrong authorization", "POST", "/webhooks/swyft", sw, http.Header{"Authorization": {"Bearer guess"}}, false, 401, codeUnauthenticated},
+		{"unknown provider", "POST", "/webhooks/stripe", valid, truvHeaders(valid), false, 404, codeUnknownProvider},
+		{"unknown source", "POST", "/webhooks/truv/production", valid, truvHeaders(valid), false, 404, codeUnknownSource},
+		{"GET is not allowed", "GET", "/webhooks/truv", nil, nil, false, 405, ""},
+		{"PUT is not allowed", "PUT", "/webhooks/truv", valid, truvHeaders(valid), false, 405, ""},
+		{"oversized body with content length", "POST", "/webhooks/truv", big, truvHeaders(big), false, 413, codeTooLarge},
+		{"oversized chunked body", "POST", "/webhooks/truv", big, truvHeaders(big), true, 413, codeTooLarge},
+		{"truncated JSON", "POST", "/webhooks/truv", valid[:40], truvHeaders(valid[:40]), false, 400, codeMalformed},
+		{"empty body", "POST", "/webhooks/truv", []byte{}, truvHeaders([]byte{}), false, 400, codeMalformed},
+		{"JSON array", "POST", "/webhooks/truv", []byte(`[1,2]`), truvHeaders([]byte(`[1,2]`)), false, 400, codeMalformed},
+		{"trailing data after the object", "POST", "/webhooks/truv", append(append([]byte{}, valid...), '{'), truvHeaders(append(append([]byte{}, valid...), '{')), false, 400, codeMalformed},
+		{"event_type is a number", "POST", "/webhooks/truv", []byte(`{"webhook_id":"x","event_type":7}`), truvHeaders([]byte(`{"webhook_id":"x","event_type":7}`)), false, 400, codeMalformed},
+		{"not UTF-8 JSON", "POST", "/webhooks/truv", []byte{0xff, 0xfe, 0x00}, truvHeaders([]byte{0xff, 0xfe, 0x00}), false, 400, codeMalformed},
+		{"wrong content type", "POST", "/webhooks/truv", valid, func() http.Header { h := truvHeaders(valid); h.Set("Content-Type", "text/plain"); return h }(), false, 415, codeUnsupportedMediaType},
+		{"form content type", "POST", "/webhooks/truv", valid, func() http.Header {
+			h := truvHeaders(valid)
+			h.Set("Content-Type", "application/x-www-form-urlencoded")
+			return h
+		}(), false, 415, codeUnsupportedMediaType},
+		{"swyft invalid JSON", "POST", "/webhooks/swyft", []byte(`{"event_id": "1",}`), http.Header{"Authorization": {testSwyftAuth}}, false, 400, codeMalformed},
+	}
+	before := e.lastSeq(t)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var body io.Reader = bytes.NewReader(tt.body)
+			if tt.chunked {
+				body = io.MultiReader(bytes.NewReader(tt.body)) // unknown length: sent chunked
+			}
+			req, err := http.NewRequest(tt.method, e.httpURL+tt.path, body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for k, v := range tt.header {
+				req.Header[k] = v
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tt.status {
+				t.Fatalf("status %d, want %d (body %s)", resp.StatusCode, tt.status, b)
+			}
+			if tt.code == "" {
+				return
+			}
+			var eb errorBody
+			if err := json.Unmarshal(b, &eb); err != nil {
+				t.Fatalf("error body %q: %v", b, err)
+			}
+			if eb.Error.Code != tt.code || eb.Error.Message == "" || eb.Error.RequestID == "" {
+				t.Errorf("error = %+v, want code %q with a message and request id", eb.Error, tt.code)
+			}
+			if strings.Contains(string(b), testTruvSecret) || strings.Contains(string(b), "ddd192646b3c48be96651a0ff25cef85") {
+				t.Errorf("error body leaks a secret or payload value: %s", b)
+			}
+		})
+	}
+	if got := e.lastSeq(t); got != before {
+		t.Errorf("rejected requests stored events: last sequence %d → %d", before, got)
+	}
+}
+
+func TestIngestAcceptsAndAnswers(t *testing.T) {
+	e := newTestEnv(t, envOptions{})
+	body := truvOrderBody("1aac461e7b774a38a72fd9c7c0eef8ee", "ddd192646b3c48be96651a0ff25cef85", "completed", "2024-07-11T21:40:48.424655+00:00")
+	acc := e.postTruv(t, body)
+	if acc.Duplicate || len(acc.Events) != 1 || acc.Events[0].Sequence == 0 || !strings.HasPrefix(acc.Events[0].ID, "evt_") ||
+		acc.Events[0].Type != "EVENT_TYPE_ORDER_STATUS_CHANGED" || acc.RequestID == "" {
+		t.Fatalf("answer = %+v", acc)
+	}
+	again := e.postTruv(t, body)
+	if !again.Duplicate || again.Events[0].Sequence != acc.Events[0].Sequence || again.Events[0].ID != acc.Events[0].ID {
+		t.Fatalf("retry answer = %+v, want duplicate of %+v", again, acc)
+	}
+
+	// Unknown event type: accepted, stored as unmapped, counted.
+	unknown := []byte(`{"webhook_id":"2aac461e7b774a38a72fd9c7c0eef8ee","event_type":"payroll-report-ready","order_id":"o1"}`)
+	u := e.postTruv(t, unknown)
+	if len(u.Events) != 1 || u.Events[0].Type != "EVENT_TYPE_UNMAPPED" || u.Duplicate {
+		t.Fatalf("unknown event answer = %+v", u)
+	}
+
+	// Finicity ping: 200, nothing stored.
+	before := e.lastSeq(t)
+	ping := []byte(`{"eventType":"ping","payload":{}}`)
+	code, b := e.postRaw(t, "POST", "/webhooks/mastercard", ping, http.Header{"X-Finicity-Signature": {signFinicity(testFinicitySecret, ping)}})
+	if code != 200 || !strings.Contains(string(b), `"ping":true`) {
+		t.Fatalf("ping: %d %s", code, b)
+	}
+	if e.lastSeq(t) != before {
+		t.Error("ping stored an event")
+	}
+
+	// The caller's request id is echoed; a hostile one is replaced.
+	code, b = e.postRaw(t, "POST", "/webhooks/truv", body, http.Header{"X-Webhook-Sign": {signTruv(testTruvSecret, body)}, "X-Request-Id": {"abc-123"}})
+	if code != 200 || !strings.Contains(string(b), `"request_id":"abc-123"`) {
+		t.Errorf("request id not echoed: %d %s", code, b)
+	}
+
+	e.waitApplied(t, e.lastSeq(t))
+	code, b = e.postRaw(t, "GET", "/metrics", nil, nil)
+	for _, want := range []string{
+		`hookline_events_unmapped_total{provider="truv",source="default"} 1`,
+		`hookline_deliveries_ping_total{provider="finicity",source="default"} 1`,
+		`hookline_deliveries_duplicate_total{provider="truv",source="default"} 2`,
+		`hookline_events_stored_total{provider="truv",source="default"} 2`,
+	} {
+		if code != 200 || !strings.Contains(string(b), want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
+
+// TestIngestConcurrentCopies posts one delivery three times at once: one
+// event is stored and all three answers name it.
+func TestIngestConcurrentCopies(t *testing.T) {
+	e := newTestEnv(t, envOptions{})
+	for round := range 20 {
+		body := truvTaskBody("3aac461e7b774a38a72fd9c7c0ee"+string(rune('a'+round))+"000", "521442a087604e599c637db310d07402", "done", "2022-08-24T13:55:12.845666+00:00")
+		before := e.lastSeq(t)
+		var wg sync.WaitGroup
+		answers := make([]Accepted, 3)
+		for i := range answers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				answers[i] = e.postTruv(t, body)
+			}()
+		}
+		wg.Wait()
+		if got := e.lastSeq(t); got != before+1 {
+			t.Fatalf("round %d: %d events stored, want 1", round, got-before)
+		}
+		fresh := 0
+		for _, a := range answers {
+			if a.Events[0].Sequence != before+1 {
+				t.Errorf("round %d: answer names sequence %d, want %d", round, a.Events[0].Sequence, before+1)
+			}
+			if !a.Duplicate {
+				fresh++
+			}
+		}
+		if fresh != 1 {
+			t.Errorf("round %d: %d answers were not duplicates, want 1", round, fresh)
+		}
+	}
+}
+
+// TestIngestDedupBeyondJetStreamWindow checks the long horizon: a retry
+// after JetStream's duplicate window has passed is still recognized through
+// the index, and one after the horizon is stored anew.
+func TestIngestDedupBeyondJetStreamWindow(t *testing.T) {
+	var now time.Time
+	var mu sync.Mutex
+	clock := func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		if now.IsZero() {
+			return time.Now()
+		}
+		return now
+	}
+	e := newTestEnv(t, envOptions{
+		logOpts: eventlog.Options{DuplicateWindow: 100 * time.Millisecond},
+		cfg:     func(c *Config) { c.Ingest.Now = clock; c.Ingest.DedupHorizon = 72 * time.Hour },
+	})
+	body := truvOrderBody("4aac461e7b774a38a72fd9c7c0eef8ee", "eee192646b3c48be96651a0ff25cef85", "pending", "2024-07-11T21:40:48.424655+00:00")
+	first := e.postTruv(t, body)
+	e.waitApplied(t, first.Events[0].Sequence)
+	time.Sleep(300 * time.Millisecond) // let JetStream's 100 ms window pass
+	mu.Lock()
+	now = time.Now().Add(71 * time.Hour)
+	mu.Unlock()
+	retry := e.postTruv(t, body)
+	if !retry.Duplicate || retry.Events[0].Sequence != first.Events[0].Sequence {
+		t.Fatalf("retry within the horizon = %+v, want duplicate of %d", retry, first.Events[0].Sequence)
+	}
+	mu.Lock()
+	now = time.Now().Add(73 * time.Hour)
+	mu.Unlock()
+	late := e.postTruv(t, body)
+	if late.Duplicate || late.Events[0].Sequence == first.Events[0].Sequence {
+		t.Fatalf("retry beyond the horizon = %+v, want a new event", late)
+	}
+}
+
+// startNATS starts a standalone NATS server with JetStream on a loopback
+// port (port 0: random), storing in dir. Tests use it as an "external"
+// store they can stop and restart.
+func startNATS(t testing.TB, dir string, port int) *natsserver.Server {
+	t.Helper()
+	if port == 0 {
+		port = -1
+	}
+	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: dir, NoSigs: true, NoLog: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats not ready")
+	}
+	return ns
+}
+
+// TestIngestStoreUnavailable stops the (external) NATS server: deliveries
+// get 503 and nothing is acknowledged; once it is back, they are accepted
+// again and the follower resumes.
+func TestIngestStoreUnavailable(t *testing.T) {
+	natsDir := t.TempDir()
+	ns := startNATS(t, natsDir, 0)
+	port := ns.Addr().(*net.TCPAddr).Port
+	e := newTestEnv(t, envOptions{
+		logOpts: eventlog.Options{URL: ns.ClientURL()},
+		cfg:     func(c *Config) { c.Ingest.AppendTimeout = 500 * time.Millisecond },
+	})
+	ok := e.postTruv(t, truvOrderBody("5aac461e7b774a38a72fd9c7c0eef8e0", "fff192646b3c48be96651a0ff25cef85", "pending", "2024-07-11T21:40:48.424655+00:00"))
+	e.waitApplied(t, ok.Events[0].Sequence)
+	ns.Shutdown()
+	ns.WaitForShutdown()
+
+	body := truvOrderBody("5aac461e7b774a38a72fd9c7c0eef8e1", "fff192646b3c48be96651a0ff25cef85", "sent", "2024-07-11T21:41:48.424655+00:00")
+	hdr := http.Header{"X-Webhook-Sign": {signTruv(testTruvSecret, body)}}
+	code, b := e.postRaw(t, "POST", "/webhooks/truv", body, hdr)
+	if code != http.StatusServiceUnavailable || !strings.Contains(string(b), codeUnavailable) {
+		t.Fatalf("with the store down: %d %s, want 503 %s", code, b, codeUnavailable)
+	}
+	if got, _ := e.idx.Lookup(ok.Events[0].ID); got.Sequence != ok.Events[0].Sequence {
+		t.Errorf("index lost the acknowledged event")
+	}
+
+	ns = startNATS(t, natsDir, port)
+	defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
+	var acc Accepted
+	waitFor(t, 30*time.Second, "the store to accept again", func() bool {
+		code, b := e.postRaw(t, "POST", "/webhooks/truv", body, hdr)
+		return code == http.StatusOK && json.Unmarshal(b, &acc) == nil
+	})
+	if acc.Events[0].Sequence != ok.Events[0].Sequence+1 {
+		t.Errorf("after recovery the event is at %d, want %d", acc.Events[0].Sequence, ok.Events[0].Sequence+1)
+	}
+	waitFor(t, 30*time.Second, "the follower to resume", func() bool { return e.srv.hub.Last() >= acc.Events[0].Sequence })
+}
