@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -79,7 +80,7 @@ func (f *FlexString) UnmarshalJSON(b []byte) error {
 	case bytes.Equal(b, []byte("true")) || bytes.Equal(b, []byte("false")):
 		*f = FlexString(b)
 	default:
-		return &json.UnmarshalTypeError{Value: "object or array", Type: nil}
+		return &json.UnmarshalTypeError{Value: "object or array", Type: reflect.TypeFor[string]()}
 	}
 	return nil
 }
