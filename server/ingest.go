@@ -71,7 +71,9 @@ type IngestOptions struct {
 	// AppendTimeout bounds the wait for the event store; past it the
 	// delivery gets 503 and the provider retries. Default 5s.
 	AppendTimeout time.Duration
-	// DedupHorizon is how long a provider event id is remembered. Default 72h.
+	// DedupHorizon is how long a provider event id is remembered. Default 96h:
+	// Mastercard retries daily for three days, so a last retry can land just
+	// after 72h; the margin covers it.
 	DedupHorizon time.Duration
 	// Aliases maps alternative provider names to canonical ones
 	// (`mastercard` → `finicity`).
@@ -102,7 +104,7 @@ func NewIngest(sources []*Source, log EventAppender, idx IDIndex, logger *slog.L
 		opts.AppendTimeout = 5 * time.Second
 	}
 	if opts.DedupHorizon <= 0 {
-		opts.DedupHorizon = 72 * time.Hour
+		opts.DedupHorizon = 96 * time.Hour
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now

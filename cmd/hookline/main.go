@@ -72,7 +72,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	fs.IntVar(&o.natsReplicas, "nats-replicas", 1, "stream replicas on an external cluster")
 	fs.DurationVar(&o.retention, "retention", 30*24*time.Hour, "how long the log keeps events")
 	fs.Int64Var(&o.retentionBytes, "retention-bytes", 0, "size limit of the log in bytes; 0: none")
-	fs.DurationVar(&o.dedupHorizon, "dedup-horizon", 72*time.Hour, "how long a provider event id is remembered for de-duplication (at most --retention)")
+	fs.DurationVar(&o.dedupHorizon, "dedup-horizon", 96*time.Hour, "how long a provider event id is remembered for de-duplication (at most --retention)")
 	fs.DurationVar(&o.dupWindow, "nats-duplicate-window", 2*time.Minute, "JetStream's own in-memory duplicate window")
 	fs.StringVar(&o.fsync, "fsync", "interval", "embedded store fsync policy: interval or always")
 	fs.DurationVar(&o.fsyncInterval, "fsync-interval", time.Second, "fsync period with --fsync=interval")
