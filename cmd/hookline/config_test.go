@@ -1,0 +1,76 @@
+package main
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/hookline/hookline/internal/config"
+)
+
+// TestDevConfig checks that config/dev.yaml, with the development secrets
+// the Makefile exports for `make run`, builds every source.
+func TestDevConfig(t *testing.T) {
+	mk, err := os.ReadFile("../../Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{}
+	for _, kv := range []string{"HOOKLINE_DEV_TRUV_SECRET", "HOOKLINE_DEV_FINICITY_SECRET", "HOOKLINE_DEV_SWYFT_AUTH"} {
+		i := strings.Index(string(mk), kv+"=")
+		if i < 0 {
+			t.Fatalf("Makefile does not export %s", kv)
+		}
+		v := strings.Fields(strings.ReplaceAll(string(mk)[i+len(kv)+1:], "'Bearer ", "'Bearer_"))[0]
+		env[kv] = strings.ReplaceAll(strings.Trim(v, "'"), "Bearer_", "Bearer ")
+	}
+	cfg, err := config.Load("../../config/dev.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srcs, err := buildSources(cfg, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(srcs) != 4 {
+		t.Errorf("dev config built %d sources, want 4", len(srcs))
+	}
+	if env["HOOKLINE_DEV_SWYFT_AUTH"] != "Bearer dev-swyft-token" || env["HOOKLINE_DEV_TRUV_SECRET"] != "dev-truv-access-secret" {
+		t.Errorf("dev secrets differ from the README: %v", env)
+	}
+}
+
+func TestFlagsAndEnvironment(t *testing.T) {
+	env := map[string]string{"HOOKLINE_HTTP_ADDR": "127.0.0.1:18080", "HOOKLINE_CONFIG": "x.yaml"}
+	o, err := parseFlags([]string{"--grpc-addr", "127.0.0.1:19090"}, func(k string) string { return env[k] }, os.Stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.httpAddr != "127.0.0.1:18080" || o.grpcAddr != "127.0.0.1:19090" || o.dedupHorizon.Hours() != 96 || o.dataDir != "./data" {
+		t.Errorf("options = %+v", o)
+	}
+	bad := [][]string{
+		{"--config", "x", "--dedup-horizon", "800h"},
+		{"--config", "x", "--fsync", "sometimes"},
+		{},
+	}
+	for _, args := range bad {
+		if _, err := parseFlags(args, func(string) string { return "" }, &strings.Builder{}); err == nil {
+			t.Errorf("parseFlags(%v) accepted", args)
+		}
+	}
+}
+
+func TestConfigRefusesSilentlyUnauthenticatedSources(t *testing.T) {
+	_, err := config.Parse([]byte("sources:\n  - provider: swyft\n"))
+	if err == nil || !strings.Contains(err.Error(), "allow_unauthenticated") {
+		t.Errorf("err = %v, want a message naming allow_unauthenticated", err)
+	}
+	if _, err := config.Parse([]byte("sources:\n  - provider: swyft\n    secrets: [inline]\n")); err == nil {
+		t.Error("an unknown key (inline secrets) was accepted")
+	}
+	_, err = buildSources(&config.File{Sources: []config.Source{{Provider: "truv", Name: "default", SecretEnv: []string{"UNSET"}}}}, func(string) string { return "" })
+	if err == nil || !strings.Contains(err.Error(), "UNSET") {
+		t.Errorf("unset secret variable: err = %v", err)
+	}
+}
