@@ -165,7 +165,6 @@ func (in *Ingest) serve(w http.ResponseWriter, r *http.Request) {
 		writeError(w, reqID, webhookError{http.StatusNotFound, code, reason})
 		return
 	}
-	log := in.logger.With("request_id", reqID, "provider", provider, "source", name)
 	if in.ready != nil && !in.ready.Load() {
 		// Until the index has caught up with the log, de-duplication could
 		// miss a retry; the provider retries later instead.
@@ -184,8 +183,8 @@ func (in *Ingest) serve(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		e := classify(err)
 		src.stats.rejected[rejectIndex(e.code)].Add(1)
-		log.Log(r.Context(), logLevel(e.status), "webhook_rejected",
-			"status", e.status, "code", e.code, "reason", e.reason, "error", err.Error())
+		in.logger.Log(r.Context(), logLevel(e.status), "webhook_rejected", "request_id", reqID, "provider", provider,
+			"source", name, "status", e.status, "code", e.code, "reason", e.reason, "error", err.Error())
 		writeError(w, reqID, e)
 		return
 	}
@@ -195,8 +194,10 @@ func (in *Ingest) serve(w http.ResponseWriter, r *http.Request) {
 	} else if res.Duplicate {
 		src.stats.duplicates.Add(1)
 	}
-	log.Debug("webhook_accepted", "events", len(res.Events), "duplicate", res.Duplicate,
-		"ping", res.Ping, "duration", in.opts.Now().Sub(start))
+	if in.logger.Enabled(r.Context(), slog.LevelDebug) {
+		in.logger.Debug("webhook_accepted", "request_id", reqID, "provider", provider, "source", name,
+			"events", len(res.Events), "duplicate", res.Duplicate, "ping", res.Ping, "duration", in.opts.Now().Sub(start))
+	}
 	writeJSON(w, http.StatusOK, res)
 }
 
