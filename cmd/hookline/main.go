@@ -178,7 +178,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Token: getenv("HOOKLINE_NATS_TOKEN"), User: o.natsUser, Password: getenv("HOOKLINE_NATS_PASSWORD"),
 		Listen: o.natsListen, Replicas: o.natsReplicas,
 		MaxAge: o.retention, MaxBytes: o.retentionBytes, DuplicateWindow: o.dupWindow,
-		SyncInterval: o.fsyncInterval, SyncAlways: o.fsync == "always", Logger: logger,
+		SyncInterval: o.fsyncInterval, SyncAlways: o.fsync == "always",
 	})
 	if err != nil {
 		return err

@@ -18,7 +18,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -73,8 +72,6 @@ type Options struct {
 	SyncInterval time.Duration
 	// SyncAlways fsyncs every append on the embedded server.
 	SyncAlways bool
-	// Logger receives operational logs. Default: discard.
-	Logger *slog.Logger
 }
 
 func (o *Options) setDefaults() {
@@ -84,12 +81,8 @@ func (o *Options) setDefaults() {
 	if o.SubjectPrefix == "" {
 		o.SubjectPrefix = "hookline.ev"
 	}
-	if o.Replicas <= 0 || o.URL == "" {
-		if o.URL == "" {
-			o.Replicas = 1
-		} else if o.Replicas <= 0 {
-			o.Replicas = 1
-		}
+	if o.URL == "" || o.Replicas <= 0 {
+		o.Replicas = 1
 	}
 	if o.MaxAge <= 0 {
 		o.MaxAge = 30 * 24 * time.Hour
@@ -99,9 +92,6 @@ func (o *Options) setDefaults() {
 	}
 	if o.SyncInterval <= 0 {
 		o.SyncInterval = time.Second
-	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
 	}
 }
 
