@@ -10,6 +10,7 @@ import (
 	hooklinev1 "github.com/hookline/hookline/gen/hookline/v1"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 )
@@ -41,10 +42,19 @@ func reason(st *status.Status) string {
 }
 
 // restErrorHandler is grpc-gateway's default, except that an expired cursor
-// answers 410 Gone (the Kubernetes watch convention) instead of 400.
+// answers 410 Gone (the Kubernetes watch convention) instead of 400, and
+// that errors the gateway raises itself (an unparsable query parameter, an
+// unknown route) get the ErrorInfo every API error carries.
 func restErrorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
 	if st, ok := status.FromError(err); ok && reason(st) == ReasonCursorExpired {
 		w = &statusRewriter{ResponseWriter: w, from: http.StatusBadRequest, to: http.StatusGone, always: true}
+	} else if ok && reason(st) == "" {
+		switch st.Code() {
+		case codes.InvalidArgument:
+			err = withInfo(st.Code(), st.Message(), ReasonInvalidArgument, nil)
+		case codes.NotFound:
+			err = withInfo(st.Code(), st.Message(), ReasonNotFound, nil)
+		}
 	}
 	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
 }

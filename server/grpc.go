@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -85,6 +86,14 @@ func (e *eventService) GetSession(ctx context.Context, req *hooklinev1.GetSessio
 }
 
 func validateFilter(f *hooklinev1.EventFilter) error {
+	// No order or session has an empty id; and an empty one would become a
+	// wildcard NATS filter subject that overlaps the others.
+	if slices.Contains(f.GetOrderIds(), "") {
+		return invalidArgument("filter.order_ids: empty value")
+	}
+	if slices.Contains(f.GetSessionKeys(), "") {
+		return invalidArgument("filter.session_keys: empty value")
+	}
 	for _, t := range f.GetEventTypes() {
 		if _, ok := hooklinev1.EventType_name[int32(t)]; !ok || t == hooklinev1.EventType_EVENT_TYPE_UNSPECIFIED {
 			return invalidArgument("filter.event_types: unknown value " + strconv.Itoa(int(t)))
@@ -130,7 +139,8 @@ func (s *Server) listEvents(ctx context.Context, req *hooklinev1.ListEventsReque
 		size = maxPageSize
 	}
 	after := req.GetAfterSequence()
-	if tok := req.GetPageToken(); tok != "" {
+	tok := req.GetPageToken()
+	if tok != "" {
 		var err error
 		if after, err = decodePageToken(tok); err != nil {
 			return nil, err
@@ -140,7 +150,9 @@ func (s *Server) listEvents(ctx context.Context, req *hooklinev1.ListEventsReque
 	if err != nil {
 		return nil, err
 	}
-	if after+1 < first {
+	// Without a cursor (after_sequence unset, first page) the list starts
+	// at the earliest retained event; a cursor must still be retained.
+	if (after > 0 || tok != "") && after+1 < first {
 		return nil, &cursorError{expired: true, earliest: first, latest: last}
 	}
 	filter := fanout.NewFilter(req.GetFilter())

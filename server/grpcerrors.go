@@ -28,6 +28,7 @@ const (
 	ReasonNotFound        = "NOT_FOUND"
 	ReasonInvalidArgument = "INVALID_ARGUMENT"
 	ReasonUnavailable     = "STORE_UNAVAILABLE"
+	ReasonShuttingDown    = "SHUTTING_DOWN"
 	ReasonInternal        = "INTERNAL"
 )
 
@@ -80,6 +81,8 @@ func toStatus(ctx context.Context, logger *slog.Logger, err error) error {
 		return withInfo(codes.NotFound, nf.Error(), ReasonNotFound, nil)
 	case errors.Is(err, index.ErrNotFound), errors.Is(err, eventlog.ErrNotFound):
 		return withInfo(codes.NotFound, "not found", ReasonNotFound, nil)
+	case errors.Is(err, errShuttingDown):
+		return withInfo(codes.Unavailable, "server shutting down; resume from the last sequence you received", ReasonShuttingDown, nil)
 	case errors.Is(err, context.Canceled):
 		return status.Error(codes.Canceled, "canceled")
 	case errors.Is(err, context.DeadlineExceeded):

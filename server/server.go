@@ -92,6 +92,10 @@ type Server struct {
 	gauges           gauges
 	ready            atomic.Bool
 	health           *health.Server
+	// streams ends when shutdown begins, ending every open subscription
+	// (gRPC, REST, SSE) so that none holds the shutdown up.
+	streams     context.Context
+	stopStreams context.CancelFunc
 }
 
 // New builds a Server.
@@ -121,6 +125,7 @@ func New(cfg Config) (*Server, error) {
 		bookmarkInterval: cfg.BookmarkInterval, shutdownTimeout: cfg.ShutdownTimeout,
 		openAPI: cfg.OpenAPI, health: health.NewServer(),
 	}
+	s.streams, s.stopStreams = context.WithCancel(context.Background())
 	s.hub = fanout.NewHub(applied, func() { s.gauges.dropped.Add(1) })
 	s.gauges.applied.Store(applied)
 	in.ready = &s.ready
@@ -143,8 +148,10 @@ func (s *Server) GRPCServer() *grpc.Server {
 }
 
 // Run serves webhooks, REST, SSE, health and metrics on httpLn and gRPC on
-// grpcLn until ctx ends, then shuts down gracefully. It closes both
-// listeners.
+// grpcLn until ctx ends, then shuts down gracefully: open subscriptions end
+// with UNAVAILABLE, the HTTP server stops accepting and waits for in-flight
+// deliveries to finish their appends, then gRPC stops. It closes both
+// listeners. A Server runs once.
 func (s *Server) Run(ctx context.Context, httpLn, grpcLn net.Listener) error {
 	gs := s.GRPCServer()
 	gw, conn, err := s.gateway(grpcLn.Addr().String())
@@ -183,6 +190,9 @@ func (s *Server) Run(ctx context.Context, httpLn, grpcLn net.Listener) error {
 		<-gctx.Done()
 		s.ready.Store(false)
 		s.health.Shutdown()
+		// Subscriptions end first (their clients resume from their last
+		// sequence elsewhere or after the restart), then webhooks stop.
+		s.stopStreams()
 		sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), s.shutdownTimeout)
 		defer scancel()
 		// HTTP first: stop accepting webhooks and wait for in-flight

@@ -37,6 +37,20 @@ func bookmarkInterval(req *hooklinev1.SubscribeRequest, def time.Duration) time.
 // and the live buffer it skips what it already sent, and when the hub drops
 // it for falling behind it catches up from the log again.
 func (s *Server) subscribe(ctx context.Context, req *hooklinev1.SubscribeRequest, send func(*hooklinev1.SubscribeResponse) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(s.streams, cancel)()
+	err := s.runSubscription(ctx, req, send)
+	if s.streams.Err() != nil {
+		return errShuttingDown
+	}
+	return err
+}
+
+// errShuttingDown ends subscriptions when the server stops.
+var errShuttingDown = errors.New("server shutting down")
+
+func (s *Server) runSubscription(ctx context.Context, req *hooklinev1.SubscribeRequest, send func(*hooklinev1.SubscribeResponse) error) error {
 	filter := fanout.NewFilter(req.GetFilter())
 	subjects := filterSubjects(s.log.SubjectPrefix(), req.GetFilter())
 	interval := bookmarkInterval(req, s.bookmarkInterval)
@@ -61,7 +75,8 @@ func (s *Server) subscribe(ctx context.Context, req *hooklinev1.SubscribeRequest
 			if err != nil {
 				return err
 			}
-			cursor = first - 1
+			// An empty stream reports first = 0.
+			cursor = max(first, 1) - 1
 		} else {
 			latest = true
 		}

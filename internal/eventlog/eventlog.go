@@ -317,22 +317,29 @@ func (l *Log) Read(ctx context.Context, start Start, filters []string, upTo uint
 	if upTo > last {
 		upTo = last
 	}
-	pos := start.AfterSequence
-	if start.Time.IsZero() && pos >= upTo {
-		return pos, nil
-	}
 	if upTo < first {
 		return upTo, nil
 	}
-	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: filters, InactiveThreshold: 30 * time.Second}
-	switch {
-	case !start.Time.IsZero():
-		t := start.Time
-		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &t
-	default:
-		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, max(pos+1, first)
+	if !start.Time.IsZero() {
+		seq, found, err := l.seqAtTime(ctx, start.Time)
+		if err != nil {
+			return 0, err
+		}
+		if !found || seq > upTo {
+			return upTo, nil
+		}
+		start = Start{AfterSequence: seq - 1}
 	}
-	cons, err := l.stream.OrderedConsumer(ctx, cfg)
+	pos := start.AfterSequence
+	if pos >= upTo {
+		return pos, nil
+	}
+	cons, err := l.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+		FilterSubjects:    filters,
+		InactiveThreshold: 30 * time.Second,
+		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:       max(pos+1, first),
+	})
 	if err != nil {
 		return 0, fmt.Errorf("%w: consumer: %v", ErrUnavailable, err)
 	}
@@ -377,4 +384,37 @@ func (l *Log) Read(ctx context.Context, start Start, filters []string, upTo uint
 			return max(pos, upTo), nil
 		}
 	}
+}
+
+// seqAtTime returns the sequence of the first event stored at or after t.
+// It deliberately uses no filter subjects and the caller continues by
+// sequence: nats-server 2.15.2 skips matching messages when a consumer that
+// starts by time has several filter subjects (it jumps to the earliest
+// filter whose first message follows the start time, ignoring filters whose
+// first message is older but that still match later messages).
+func (l *Log) seqAtTime(ctx context.Context, t time.Time) (uint64, bool, error) {
+	cons, err := l.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+		DeliverPolicy: jetstream.DeliverByStartTimePolicy, OptStartTime: &t, HeadersOnly: true,
+		InactiveThreshold: 30 * time.Second,
+	})
+	if err != nil {
+		return 0, false, fmt.Errorf("%w: consumer: %v", ErrUnavailable, err)
+	}
+	defer func() {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		_ = l.stream.DeleteConsumer(dctx, cons.CachedInfo().Name)
+	}()
+	if info := cons.CachedInfo(); info != nil && info.NumPending == 0 {
+		return 0, false, nil
+	}
+	m, err := cons.Next(jetstream.FetchContext(ctx))
+	if err != nil {
+		return 0, false, fmt.Errorf("%w: next: %v", ErrUnavailable, err)
+	}
+	md, err := m.Metadata()
+	if err != nil {
+		return 0, false, fmt.Errorf("metadata: %w", err)
+	}
+	return md.Sequence.Stream, true, nil
 }

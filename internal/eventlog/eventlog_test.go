@@ -140,3 +140,39 @@ func FuzzEscapeToken(f *testing.F) {
 		}
 	})
 }
+
+// TestReadByTimeWithSeveralFilters is a regression test for a nats-server
+// behaviour: a consumer that starts by time with several filter subjects
+// skips matching messages of a filter whose first message is older than the
+// start time. Read must deliver every matching event at or after the time.
+func TestReadByTimeWithSeveralFilters(t *testing.T) {
+	ctx := context.Background()
+	l := openTest(t, t.TempDir())
+	defer l.Close()
+	add := func(id string, p hooklinev1.Provider, subject string) {
+		if _, err := l.Append(ctx, testEvent(id, p, subject)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add("a1", hooklinev1.Provider_PROVIDER_TRUV, "A") // before the start time
+	time.Sleep(20 * time.Millisecond)
+	start := time.Now()
+	time.Sleep(20 * time.Millisecond)
+	add("a2", hooklinev1.Provider_PROVIDER_TRUV, "A") // the one the server would skip
+	add("b1", hooklinev1.Provider_PROVIDER_SWYFT, "B")
+	add("b2", hooklinev1.Provider_PROVIDER_SWYFT, "B")
+	filters := []string{
+		FilterSubject(l.SubjectPrefix(), "", "order", "", "A"),
+		FilterSubject(l.SubjectPrefix(), "", "order", "", "B"),
+	}
+	var got []string
+	if _, err := l.Read(ctx, Start{Time: start}, filters, 100, func(ev *hooklinev1.Event) error {
+		got = append(got, ev.GetId())
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != "[a2 b1 b2]" {
+		t.Fatalf("read by time = %v, want [a2 b1 b2]", got)
+	}
+}

@@ -109,7 +109,7 @@ type Subscriber struct {
 // Hub fans events out to subscribers.
 type Hub struct {
 	mu        sync.RWMutex
-	last      atomic.Uint64 // written only while mu is held (read or write)
+	last      atomic.Uint64 // written only while mu is held
 	all       map[*Subscriber]struct{}
 	bySubject map[string]map[*Subscriber]struct{}
 	byType    map[hooklinev1.EventType]map[*Subscriber]struct{}
@@ -235,28 +235,23 @@ func (h *Hub) Publish(batch []*hooklinev1.Event) {
 		return
 	}
 	var lagging []*Subscriber
-	h.mu.RLock()
+	h.mu.Lock()
 	for _, ev := range batch {
 		lagging = h.deliver(h.all, ev, lagging)
 		lagging = h.deliver(h.bySubject[ev.GetSubject()], ev, lagging)
 		lagging = h.deliver(h.byType[ev.GetType()], ev, lagging)
 		lagging = h.deliver(h.byProv[ev.GetProvider()], ev, lagging)
 	}
-	// Advance Last before releasing the lock: Subscribe holds the write
-	// lock, so a new subscriber either saw this whole batch delivered and
-	// joins after it, or joins before it and received it.
-	h.last.Store(batch[len(batch)-1].GetSequence())
-	h.mu.RUnlock()
-	if len(lagging) == 0 {
-		return
-	}
-	h.mu.Lock()
+	// Close the channels of subscribers that missed an event before
+	// advancing Last: a reader that sees Last() = n and drains its channel
+	// without finding it closed has then really received every matching
+	// event up to n. And advance Last before releasing the lock: a new
+	// subscriber either joins after this whole batch or received it.
 	for _, s := range lagging {
-		if !s.closed {
-			s.lagged = true
-			h.remove(s)
-		}
+		s.lagged = true
+		h.remove(s)
 	}
+	h.last.Store(batch[len(batch)-1].GetSequence())
 	h.mu.Unlock()
 	if h.onLag != nil {
 		for range lagging {
@@ -265,9 +260,10 @@ func (h *Hub) Publish(batch []*hooklinev1.Event) {
 	}
 }
 
-// deliver sends ev to the matching subscribers of set; h.mu is held for
-// reading, so subscribers are only marked, not removed. A subscriber already
-// marked receives nothing more (its stream would have a gap).
+// deliver sends ev to the matching subscribers of set and collects those
+// whose buffer is full; h.mu is held. A subscriber already collected
+// receives nothing more (its stream would have a gap); the caller removes
+// them after the batch, not to change set while ranging over it.
 func (h *Hub) deliver(set map[*Subscriber]struct{}, ev *hooklinev1.Event, lagging []*Subscriber) []*Subscriber {
 	for s := range set {
 		if !s.filter.Match(ev) || contains(lagging, s) {

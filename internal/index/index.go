@@ -231,8 +231,12 @@ func applyOrder(bk *bolt.Bucket, ev *hooklinev1.Event, o *hooklinev1.OrderEvent)
 	if o.GetOrderNumber() != "" {
 		st.OrderNumber = o.GetOrderNumber()
 	}
+	// Only an event that carries a status can set it (order-finalized and
+	// certification-completed may carry none), and only if it is newer.
+	hasStatus := o.GetStatus() != hooklinev1.OrderStatus_ORDER_STATUS_UNSPECIFIED ||
+		o.GetProcessingStatus() != hooklinev1.OrderStatus_ORDER_STATUS_UNSPECIFIED
 	t := providerTime(ev, o.GetUpdateTime())
-	if newer(t, ev.GetSequence(), st.GetUpdateTime(), st.GetLastSequence()) {
+	if hasStatus && newer(t, ev.GetSequence(), st.GetUpdateTime(), st.GetLastSequence()) {
 		if o.GetStatus() != hooklinev1.OrderStatus_ORDER_STATUS_UNSPECIFIED {
 			st.Status, st.RawStatus = o.GetStatus(), o.GetRawStatus()
 		}

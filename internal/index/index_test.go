@@ -1,0 +1,343 @@
+package index
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	hooklinev1 "github.com/hookline/hookline/gen/hookline/v1"
+	"google.golang.org/protobuf/testing/protocmp"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+var (
+	t0       = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	received = time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
+)
+
+func openTest(t *testing.T) (*Index, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "index.db")
+	x, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { x.Close() })
+	return x, path
+}
+
+// orderEv returns order event seq of order id with status at provider time
+// t0 + minute minutes.
+func orderEv(seq uint64, id string, status hooklinev1.OrderStatus, minute int) *hooklinev1.Event {
+	return &hooklinev1.Event{
+		Id: fmt.Sprintf("evt_%d", seq), Sequence: seq, Provider: hooklinev1.Provider_PROVIDER_TRUV, Source: "default",
+		Type: hooklinev1.EventType_EVENT_TYPE_ORDER_STATUS_CHANGED, Subject: id,
+		ReceiveTime: timestamppb.New(received.Add(time.Duration(seq) * time.Second)),
+		Body: &hooklinev1.Event_Order{Order: &hooklinev1.OrderEvent{
+			OrderId: id, Status: status, RawStatus: status.String(),
+			UpdateTime: timestamppb.New(t0.Add(time.Duration(minute) * time.Minute)),
+		}},
+	}
+}
+
+// sessionEv returns session event seq of key with stage at provider time
+// t0 + minute minutes.
+func sessionEv(seq uint64, key string, stage hooklinev1.SessionStage, minute int) *hooklinev1.Event {
+	return &hooklinev1.Event{
+		Id: fmt.Sprintf("evt_%d", seq), Sequence: seq, Provider: hooklinev1.Provider_PROVIDER_FINICITY, Source: "default",
+		Type: hooklinev1.EventType_EVENT_TYPE_SESSION_STARTED, Subject: key, ProviderEventType: stage.String(),
+		ReceiveTime: timestamppb.New(received.Add(time.Duration(seq) * time.Second)),
+		Body: &hooklinev1.Event_Session{Session: &hooklinev1.SessionEvent{
+			SessionKey: key, Stage: stage, UpdateTime: timestamppb.New(t0.Add(time.Duration(minute) * time.Minute)),
+		}},
+	}
+}
+
+// snapshot is everything the index answers about a set of names.
+type snapshot struct {
+	Applied  uint64
+	Entries  map[string]Entry
+	Orders   map[string]*hooklinev1.OrderState
+	Sessions map[string]*hooklinev1.SessionState
+}
+
+func takeSnapshot(t *testing.T, x *Index, ids, orders, sessions []string) snapshot {
+	t.Helper()
+	s := snapshot{Entries: map[string]Entry{}, Orders: map[string]*hooklinev1.OrderState{}, Sessions: map[string]*hooklinev1.SessionState{}}
+	var err error
+	if s.Applied, err = x.Applied(); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		if s.Entries[id], err = x.Lookup(id); err != nil {
+			t.Fatalf("Lookup(%s): %v", id, err)
+		}
+	}
+	for _, id := range orders {
+		if s.Orders[id], err = x.Order(id); err != nil {
+			t.Fatalf("Order(%s): %v", id, err)
+		}
+	}
+	for _, key := range sessions {
+		if s.Sessions[key], err = x.Session(key); err != nil {
+			t.Fatalf("Session(%s): %v", key, err)
+		}
+	}
+	return s
+}
+
+func TestApplyIdempotent(t *testing.T) {
+	x, path := openTest(t)
+	batch := []*hooklinev1.Event{
+		orderEv(1, "o1", hooklinev1.OrderStatus_ORDER_STATUS_PENDING, 1),
+		sessionEv(2, "s1", hooklinev1.SessionStage_SESSION_STAGE_STARTED, 1),
+		orderEv(3, "o1", hooklinev1.OrderStatus_ORDER_STATUS_SENT, 2),
+		sessionEv(4, "s1", hooklinev1.SessionStage_SESSION_STAGE_DONE, 2),
+	}
+	ids := []string{"evt_1", "evt_2", "evt_3", "evt_4"}
+	if err := x.Apply(batch); err != nil {
+		t.Fatal(err)
+	}
+	want := takeSnapshot(t, x, ids, []string{"o1"}, []string{"s1"})
+	if want.Applied != 4 || want.Orders["o1"].GetEventCount() != 2 || want.Sessions["s1"].GetEventCount() != 2 {
+		t.Fatalf("after one apply: %+v", want)
+	}
+	if err := x.Apply(batch); err != nil {
+		t.Fatal(err)
+	}
+	if err := x.Apply(batch[2:]); err != nil {
+		t.Fatal(err)
+	}
+	if err := x.Apply(nil); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, takeSnapshot(t, x, ids, []string{"o1"}, []string{"s1"}), protocmp.Transform()); diff != "" {
+		t.Errorf("re-applying changed the index (-first +again):\n%s", diff)
+	}
+
+	// A batch overlapping the applied prefix applies only its new part.
+	if err := x.Apply(append(batch[3:], orderEv(5, "o1", hooklinev1.OrderStatus_ORDER_STATUS_COMPLETED, 3))); err != nil {
+		t.Fatal(err)
+	}
+	st, err := x.Order("o1")
+	if err != nil || st.GetEventCount() != 3 || st.GetLastSequence() != 5 {
+		t.Errorf("after overlapping batch: order %v, %v; want 3 events, last sequence 5", st, err)
+	}
+	if s, _ := x.Session("s1"); s.GetEventCount() != 2 {
+		t.Errorf("after overlapping batch: session counted %d events, want 2", s.GetEventCount())
+	}
+
+	// The applied sequence survives a restart.
+	if err := x.Close(); err != nil {
+		t.Fatal(err)
+	}
+	x, err = Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	if applied, err := x.Applied(); err != nil || applied != 5 {
+		t.Errorf("Applied after reopen = %d, %v; want 5", applied, err)
+	}
+}
+
+func TestLookup(t *testing.T) {
+	x, _ := openTest(t)
+	if applied, err := x.Applied(); err != nil || applied != 0 {
+		t.Fatalf("new index Applied = %d, %v", applied, err)
+	}
+	if err := x.Apply([]*hooklinev1.Event{orderEv(41, "o1", hooklinev1.OrderStatus_ORDER_STATUS_PENDING, 0)}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := x.Lookup("evt_41")
+	want := Entry{Sequence: 41, ReceiveTime: received.Add(41 * time.Second)}
+	if err != nil || got.Sequence != want.Sequence || !got.ReceiveTime.Equal(want.ReceiveTime) {
+		t.Errorf("Lookup = %+v, %v; want %+v", got, err, want)
+	}
+	for _, id := range []string{"evt_4", "", "EVT_41"} {
+		if _, err := x.Lookup(id); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Lookup(%q) err = %v, want ErrNotFound", id, err)
+		}
+	}
+	if _, err := x.Order("o2"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Order(o2) err = %v, want ErrNotFound", err)
+	}
+	if _, err := x.Session("o1"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Session(o1) err = %v, want ErrNotFound", err)
+	}
+}
+
+func TestSweep(t *testing.T) {
+	tests := []struct {
+		name      string
+		firstSeq  uint64
+		limit     int
+		wantCalls []int // deleted per call until it deletes nothing
+		kept      uint64
+	}{
+		{"all_below_first", 8, 100, []int{7, 0}, 8},
+		{"in_chunks", 11, 3, []int{3, 3, 3, 1, 0}, 11},
+		{"nothing_below", 1, 100, []int{0}, 1},
+		{"beyond_end", 50, 4, []int{4, 4, 2, 0}, 11},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			x, _ := openTest(t)
+			var batch []*hooklinev1.Event
+			for seq := uint64(1); seq <= 10; seq++ {
+				batch = append(batch, orderEv(seq, fmt.Sprintf("o%d", seq%3), hooklinev1.OrderStatus_ORDER_STATUS_PENDING, int(seq)))
+			}
+			if err := x.Apply(batch); err != nil {
+				t.Fatal(err)
+			}
+			var calls []int
+			for {
+				n, err := x.Sweep(tt.firstSeq, tt.limit)
+				if err != nil {
+					t.Fatal(err)
+				}
+				calls = append(calls, n)
+				if n == 0 || len(calls) > 20 {
+					break
+				}
+			}
+			if fmt.Sprint(calls) != fmt.Sprint(tt.wantCalls) {
+				t.Errorf("deleted per call %v, want %v", calls, tt.wantCalls)
+			}
+			for seq := uint64(1); seq <= 10; seq++ {
+				_, err := x.Lookup(fmt.Sprintf("evt_%d", seq))
+				if gone := errors.Is(err, ErrNotFound); gone != (seq < tt.kept) {
+					t.Errorf("evt_%d: Lookup err %v; want gone = %v", seq, err, seq < tt.kept)
+				}
+			}
+			// Sweeping forgets ids, not state, nor the applied sequence.
+			if applied, _ := x.Applied(); applied != 10 {
+				t.Errorf("Applied = %d after sweep, want 10", applied)
+			}
+			if st, err := x.Order("o1"); err != nil || st.GetEventCount() != 4 {
+				t.Errorf("Order(o1) after sweep = %v, %v; want 4 events", st, err)
+			}
+		})
+	}
+}
+
+func TestOrderStateNeverBackwards(t *testing.T) {
+	const (
+		pending   = hooklinev1.OrderStatus_ORDER_STATUS_PENDING
+		sent      = hooklinev1.OrderStatus_ORDER_STATUS_SENT
+		completed = hooklinev1.OrderStatus_ORDER_STATUS_COMPLETED
+	)
+	type step struct {
+		status hooklinev1.OrderStatus
+		minute int
+	}
+	tests := []struct {
+		name      string
+		steps     []step // applied in this order, sequences 1, 2, ...
+		want      hooklinev1.OrderStatus
+		wantSeq   uint64
+		wantCount int64
+	}{
+		{"in_order", []step{{pending, 1}, {sent, 2}, {completed, 3}}, completed, 3, 3},
+		{"newest_first", []step{{completed, 3}, {pending, 1}, {sent, 2}}, completed, 1, 3},
+		{"late_middle", []step{{pending, 1}, {completed, 3}, {sent, 2}}, completed, 2, 3},
+		{"tie_later_sequence_wins", []step{{pending, 1}, {completed, 2}, {sent, 2}}, sent, 3, 3},
+		{"tie_after_newer", []step{{completed, 5}, {pending, 5}, {sent, 4}}, pending, 2, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			x, _ := openTest(t)
+			var minutes []int
+			for i, s := range tt.steps {
+				minutes = append(minutes, s.minute)
+				if err := x.Apply([]*hooklinev1.Event{orderEv(uint64(i+1), "o1", s.status, s.minute)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := x.Order("o1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantTime := t0.Add(time.Duration(minutes[tt.wantSeq-1]) * time.Minute)
+			if got.GetStatus() != tt.want || got.GetLastSequence() != tt.wantSeq || got.GetLastEventId() != fmt.Sprintf("evt_%d", tt.wantSeq) ||
+				got.GetEventCount() != tt.wantCount || !got.GetUpdateTime().AsTime().Equal(wantTime) {
+				t.Errorf("state %v; want status %v, last sequence %d, %d events, update time %v", got, tt.want, tt.wantSeq, tt.wantCount, wantTime)
+			}
+		})
+	}
+}
+
+func TestSessionStateNeverBackwards(t *testing.T) {
+	const (
+		started   = hooklinev1.SessionStage_SESSION_STAGE_STARTED
+		completed = hooklinev1.SessionStage_SESSION_STAGE_DONE
+	)
+	type step struct {
+		stage  hooklinev1.SessionStage
+		minute int
+	}
+	tests := []struct {
+		name      string
+		steps     []step
+		want      hooklinev1.SessionStage
+		wantSeq   uint64
+		wantCount int64
+	}{
+		{"in_order", []step{{started, 1}, {completed, 2}}, completed, 2, 2},
+		{"newest_first", []step{{completed, 2}, {started, 1}}, completed, 1, 2},
+		{"tie_later_sequence_wins", []step{{completed, 2}, {started, 2}}, started, 2, 2},
+		{"stage_unspecified_ignored", []step{{started, 1}, {hooklinev1.SessionStage_SESSION_STAGE_UNSPECIFIED, 2}}, started, 1, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			x, _ := openTest(t)
+			var batch []*hooklinev1.Event
+			for i, s := range tt.steps {
+				batch = append(batch, sessionEv(uint64(i+1), "6030781868/sess-1", s.stage, s.minute))
+			}
+			if err := x.Apply(batch); err != nil {
+				t.Fatal(err)
+			}
+			got, err := x.Session("6030781868/sess-1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.GetStage() != tt.want || got.GetLastSequence() != tt.wantSeq || got.GetLastEventId() != fmt.Sprintf("evt_%d", tt.wantSeq) ||
+				got.GetEventCount() != tt.wantCount || got.GetProviderEventType() != tt.want.String() {
+				t.Errorf("state %v; want stage %v, last sequence %d, %d events", got, tt.want, tt.wantSeq, tt.wantCount)
+			}
+		})
+	}
+}
+
+// TestOrderEventWithoutStatusDoesNotClaimIt: a newer event that carries no
+// status (Truv order-finalized may not) counts, but does not become "the
+// event that set the current status".
+func TestOrderEventWithoutStatusDoesNotClaimIt(t *testing.T) {
+	x, err := Open(filepath.Join(t.TempDir(), "i.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	mk := func(seq uint64, id string, st hooklinev1.OrderStatus, sec int64) *hooklinev1.Event {
+		return &hooklinev1.Event{Id: id, Sequence: seq, Provider: hooklinev1.Provider_PROVIDER_TRUV, Subject: "o1",
+			ReceiveTime: timestamppb.New(time.Unix(sec, 0)),
+			Body:        &hooklinev1.Event_Order{Order: &hooklinev1.OrderEvent{OrderId: "o1", Status: st, UpdateTime: timestamppb.New(time.Unix(sec, 0))}}}
+	}
+	if err := x.Apply([]*hooklinev1.Event{
+		mk(1, "e1", hooklinev1.OrderStatus_ORDER_STATUS_COMPLETED, 100),
+		mk(2, "e2", hooklinev1.OrderStatus_ORDER_STATUS_UNSPECIFIED, 200),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := x.Order("o1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.GetStatus() != hooklinev1.OrderStatus_ORDER_STATUS_COMPLETED || st.GetLastEventId() != "e1" || st.GetEventCount() != 2 {
+		t.Errorf("state = %v, want COMPLETED set by e1 with 2 events", st)
+	}
+}
