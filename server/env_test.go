@@ -133,10 +133,13 @@ func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 	}
 }
 
-// waitApplied waits until the follower has applied seq (index and hub).
+// waitApplied waits until seq has reached both the live fan-out and the
+// index.
 func (e *testEnv) waitApplied(t testing.TB, seq uint64) {
 	t.Helper()
-	waitFor(t, 10*time.Second, fmt.Sprintf("sequence %d applied", seq), func() bool { return e.srv.hub.Last() >= seq })
+	waitFor(t, 10*time.Second, fmt.Sprintf("sequence %d applied", seq), func() bool {
+		return e.srv.hub.Last() >= seq && e.srv.gauges.applied.Load() >= seq
+	})
 }
 
 // truvOrderBody returns a Truv order-status-updated body.

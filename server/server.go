@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -92,6 +93,14 @@ type Server struct {
 	gauges           gauges
 	ready            atomic.Bool
 	health           *health.Server
+	// Index queue (see queueIndex): pending is guarded by pendingMu;
+	// applyMu serializes commits; readyAt is the log's last sequence at
+	// start, which the index must reach before webhooks are accepted.
+	pendingMu sync.Mutex
+	pending   []*hooklinev1.Event
+	applyMu   sync.Mutex
+	indexKick chan struct{} // capacity 1: a wake-up, not a queue
+	readyAt   atomic.Uint64
 	// streams ends when shutdown begins, ending every open subscription
 	// (gRPC, REST, SSE) so that none holds the shutdown up.
 	streams     context.Context
@@ -126,6 +135,7 @@ func New(cfg Config) (*Server, error) {
 		openAPI: cfg.OpenAPI, health: health.NewServer(),
 	}
 	s.streams, s.stopStreams = context.WithCancel(context.Background())
+	s.indexKick = make(chan struct{}, 1)
 	s.hub = fanout.NewHub(applied, func() { s.gauges.dropped.Add(1) })
 	s.gauges.applied.Store(applied)
 	in.ready = &s.ready
@@ -173,6 +183,7 @@ func (s *Server) Run(ctx context.Context, httpLn, grpcLn net.Listener) error {
 	defer cancel()
 	g, gctx := errgroup.WithContext(runCtx)
 	g.Go(func() error { return s.follow(gctx) })
+	g.Go(func() error { return s.runIndexer(gctx) })
 	g.Go(func() error { return s.sweep(gctx) })
 	g.Go(func() error {
 		if err := gs.Serve(grpcLn); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
@@ -217,16 +228,15 @@ func (s *Server) Run(ctx context.Context, httpLn, grpcLn net.Listener) error {
 	return err
 }
 
-// follow is the process's single log reader: it applies every event to the
-// index, then hands it to the live fan-out. The server reports ready once
-// the index has caught up with the log as it was at start, so that
-// de-duplication never runs on a partial index.
+// follow is the process's single log reader: it hands every batch to the
+// live fan-out at once and queues it for the index, which the indexer
+// commits in groups (see runIndexer). It resumes after the last published
+// event when the store comes back after an outage.
 func (s *Server) follow(ctx context.Context) error {
-	var last uint64
 	for {
-		_, l, err := s.log.Bounds(ctx)
+		_, last, err := s.log.Bounds(ctx)
 		if err == nil {
-			last = l
+			s.readyAt.Store(last)
 			break
 		}
 		s.logger.Warn("follow_waiting_for_store", "error", err.Error())
@@ -234,19 +244,17 @@ func (s *Server) follow(ctx context.Context) error {
 			return nil
 		}
 	}
-	if s.gauges.applied.Load() >= last {
+	if s.gauges.applied.Load() >= s.readyAt.Load() {
 		s.markReady()
 	}
 	for {
-		err := s.log.Follow(ctx, s.gauges.applied.Load(), func(batch []*hooklinev1.Event) error {
-			if err := s.index.Apply(batch); err != nil {
-				return fmt.Errorf("index apply: %w", err)
-			}
-			seq := batch[len(batch)-1].GetSequence()
-			s.gauges.applied.Store(seq)
+		err := s.log.Follow(ctx, s.hub.Last(), func(batch []*hooklinev1.Event) error {
+			full := s.queueIndex(batch)
 			s.hub.Publish(batch)
-			if seq >= last && !s.ready.Load() {
-				s.markReady()
+			if full {
+				// Backpressure: the indexer is behind by maxPendingIndex
+				// events; commit now rather than let the queue grow.
+				return s.flushIndex()
 			}
 			return nil
 		})
@@ -256,14 +264,77 @@ func (s *Server) follow(ctx context.Context) error {
 		if !errors.Is(err, eventlog.ErrUnavailable) {
 			return fmt.Errorf("follow: %w", err)
 		}
-		// The store went away: resume from the last applied event once it
-		// is back. Appends that succeed meanwhile are still de-duplicated by
-		// JetStream's own window until the index catches up.
+		// The store went away: resume after the last published event once
+		// it is back. Appends that succeed meanwhile are still
+		// de-duplicated by JetStream's own window until the index catches up.
 		s.logger.Warn("follow_interrupted", "error", err.Error())
 		if !sleepCtx(ctx, time.Second) {
 			return nil
 		}
 	}
+}
+
+// Index group commit: the indexer commits what the follower queued at most
+// every indexCommitDelay, so one bbolt transaction (two fdatasyncs) covers
+// many events under load. The index lags the live feed by about that much;
+// JetStream's duplicate window (minutes) covers the lag for de-duplication,
+// and GetEvent/GetOrder/GetSession see an event a few milliseconds after
+// subscribers do. The queue is bounded by maxPendingIndex events.
+const (
+	indexCommitDelay = 10 * time.Millisecond
+	maxPendingIndex  = 5000
+)
+
+// queueIndex adds a batch to the index queue, wakes the indexer and reports
+// whether the queue is full.
+func (s *Server) queueIndex(batch []*hooklinev1.Event) bool {
+	s.pendingMu.Lock()
+	s.pending = append(s.pending, batch...)
+	n := len(s.pending)
+	s.pendingMu.Unlock()
+	select {
+	case s.indexKick <- struct{}{}:
+	default:
+	}
+	return n >= maxPendingIndex
+}
+
+// runIndexer commits queued events to the index until ctx ends, then
+// commits what is left.
+func (s *Server) runIndexer(ctx context.Context) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return s.flushIndex()
+		case <-s.indexKick:
+		}
+		sleepCtx(ctx, indexCommitDelay)
+		if err := s.flushIndex(); err != nil {
+			return err
+		}
+	}
+}
+
+// flushIndex applies the queued events to the index in one transaction.
+func (s *Server) flushIndex() error {
+	s.applyMu.Lock()
+	defer s.applyMu.Unlock()
+	s.pendingMu.Lock()
+	batch := s.pending
+	s.pending = nil
+	s.pendingMu.Unlock()
+	if len(batch) == 0 {
+		return nil
+	}
+	if err := s.index.Apply(batch); err != nil {
+		return fmt.Errorf("index apply: %w", err)
+	}
+	seq := batch[len(batch)-1].GetSequence()
+	s.gauges.applied.Store(seq)
+	if seq >= s.readyAt.Load() && !s.ready.Load() {
+		s.markReady()
+	}
+	return nil
 }
 
 // sleepCtx waits d or until ctx ends; it reports whether d elapsed.

@@ -41,7 +41,9 @@ type Index struct {
 
 // Open opens or creates the index file at path.
 func Open(path string) (*Index, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second, FreelistType: bolt.FreelistMapType})
+	// The freelist is not written on every commit (it is rebuilt when the
+	// file is opened): fewer page writes per transaction.
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second, FreelistType: bolt.FreelistMapType, NoFreelistSync: true})
 	if err != nil {
 		return nil, fmt.Errorf("open index %s: %w", path, err)
 	}
