@@ -56,6 +56,10 @@ lint: ## go vet, gofmt, buf lint and buf format.
 test: lint check-generate breaking ## What CI runs: lint, generated-code and breaking checks, then all tests with -race.
 	$(GO) test -race -timeout 12m $(TESTFLAGS) ./...
 
+.PHONY: bench
+bench: ## Run the benchmarks behind BENCHMARKS.md (ratios against baselines measured in the same run; 1-2 min on 2 cores).
+	$(GO) test -run '^$$' -bench . -benchtime 1s -timeout 20m $(BENCHFLAGS) ./...
+
 .PHONY: build
 build: ## Build the binaries into bin/.
 	$(GO) build -o $(BIN)/ ./cmd/...

@@ -1,0 +1,163 @@
+package eventlog_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	hooklinev1 "github.com/hookline/hookline/gen/hookline/v1"
+	"github.com/hookline/hookline/internal/eventlog"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+// BenchmarkAppend measures Append, which returns once JetStream has
+// acknowledged the event, on an embedded server with the default options,
+// from one writer and from 64 concurrent writers (the shape of the webhook
+// handler under load). b.N events go through Append (timed); in the same
+// run, b.N other events, marshaled beforehand, are published straight to
+// the stream with a Nats-Msg-Id from a second in-process connection by as
+// many writers, as the baseline: the ratio shows what the log adds (proto
+// marshaling, the subject, its one shared connection).
+//
+// Metrics: events/s (Append), raw-events/s (baseline), ratio-vs-raw.
+func BenchmarkAppend(b *testing.B) {
+	for _, writers := range []int{1, 64} {
+		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
+			ctx := context.Background()
+			lg, err := eventlog.Open(ctx, eventlog.Options{DataDir: b.TempDir()})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer lg.Close()
+			nc, err := nats.Connect("", nats.InProcessServer(lg.Server()))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer nc.Close()
+			js, err := jetstream.New(nc)
+			if err != nil {
+				b.Fatal(err)
+			}
+			evs := make([]*hooklinev1.Event, b.N)
+			raw := make([][]byte, b.N)
+			for i := range b.N {
+				evs[i] = benchEvent("a", i)
+				if raw[i], err = proto.Marshal(benchEvent("r", i)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			subject := eventlog.Subject(lg.SubjectPrefix(), evs[0])
+
+			b.ResetTimer()
+			err = forEach(writers, b.N, func(i int) error {
+				_, err := lg.Append(ctx, evs[i])
+				return err
+			})
+			b.StopTimer()
+			if err != nil {
+				b.Fatal(err)
+			}
+			appendRate := float64(b.N) / b.Elapsed().Seconds()
+			start := time.Now()
+			err = forEach(writers, b.N, func(i int) error {
+				_, err := js.Publish(ctx, subject, raw[i], jetstream.WithMsgID(fmt.Sprintf("raw_%d", i)))
+				return err
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			rawRate := float64(b.N) / time.Since(start).Seconds()
+			b.ReportMetric(appendRate, "events/s")
+			b.ReportMetric(rawRate, "raw-events/s")
+			b.ReportMetric(appendRate/rawRate, "ratio-vs-raw")
+		})
+	}
+}
+
+// benchEvent returns a small order event with an id shaped like the
+// adapters' ("evt_" and 32 hex digits), made distinct by kind and i.
+func benchEvent(kind string, i int) *hooklinev1.Event {
+	return &hooklinev1.Event{
+		Id:          fmt.Sprintf("evt_%s%031x", kind, i),
+		Provider:    hooklinev1.Provider_PROVIDER_TRUV,
+		Source:      "default",
+		Type:        hooklinev1.EventType_EVENT_TYPE_ORDER_STATUS_CHANGED,
+		Subject:     "bench-order",
+		ReceiveTime: timestamppb.Now(),
+		Body: &hooklinev1.Event_Order{Order: &hooklinev1.OrderEvent{
+			OrderId: "bench-order", Status: hooklinev1.OrderStatus_ORDER_STATUS_COMPLETED, RawStatus: "completed",
+		}},
+	}
+}
+
+// forEach calls fn(i) for every i in [0, n) from workers goroutines and
+// returns the first error; after an error the remaining calls are skipped.
+func forEach(workers, n int, fn func(i int) error) error {
+	var (
+		next   atomic.Int64
+		failed atomic.Bool
+		once   sync.Once
+		first  error
+		wg     sync.WaitGroup
+	)
+	for range min(workers, n) {
+		wg.Go(func() {
+			for !failed.Load() {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				if err := fn(i); err != nil {
+					once.Do(func() { first = err })
+					failed.Store(true)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return first
+}
+
+// BenchmarkAppendFsync compares the two fsync policies of the embedded
+// store in one run, 64 writers each: b.N appends with an fsync every second
+// (the default, timed) and b.N appends with an fsync per append
+// (--fsync=always, the baseline; at most 10 000 appends). It backs the README's statement that
+// --fsync=always costs much throughput.
+//
+// Metrics: events/s (interval), always-events/s, ratio-always-vs-interval.
+func BenchmarkAppendFsync(b *testing.B) {
+	ctx := context.Background()
+	run := func(opts eventlog.Options, n int) (float64, error) {
+		opts.DataDir = b.TempDir()
+		lg, err := eventlog.Open(ctx, opts)
+		if err != nil {
+			return 0, err
+		}
+		defer lg.Close()
+		start := time.Now()
+		err = forEach(64, n, func(i int) error {
+			_, err := lg.Append(ctx, benchEvent("f", i))
+			return err
+		})
+		return float64(n) / time.Since(start).Seconds(), err
+	}
+	interval, err := run(eventlog.Options{}, b.N) // timed: sets b.N
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	// The per-append fsync phase is ~10x slower: cap it so a run stays short.
+	always, err := run(eventlog.Options{SyncAlways: true}, min(b.N, 10_000))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(interval, "events/s")
+	b.ReportMetric(always, "always-events/s")
+	b.ReportMetric(always/interval, "ratio-always-vs-interval")
+}
