@@ -24,6 +24,7 @@ const (
 	codeTooLarge             = "payload_too_large"
 	codeUnknownProvider      = "unknown_provider"
 	codeUnknownSource        = "unknown_source"
+	codeMethodNotAllowed     = "method_not_allowed"
 	codeUnavailable          = "store_unavailable"
 	codeInternal             = "internal"
 )

@@ -125,6 +125,16 @@ func NewIngest(sources []*Source, log EventAppender, idx IDIndex, logger *slog.L
 func (in *Ingest) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /webhooks/{provider}", in.serve)
 	mux.HandleFunc("POST /webhooks/{provider}/{source}", in.serve)
+	// Any other method: a JSON 405, like every other webhook error.
+	mux.HandleFunc("/webhooks/{provider}", in.methodNotAllowed)
+	mux.HandleFunc("/webhooks/{provider}/{source}", in.methodNotAllowed)
+}
+
+func (in *Ingest) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	reqID := in.reqIDs.from(r.Header.Get("X-Request-Id"))
+	w.Header().Set("X-Request-Id", reqID)
+	w.Header().Set("Allow", http.MethodPost)
+	writeError(w, reqID, webhookError{http.StatusMethodNotAllowed, codeMethodNotAllowed, "webhooks are delivered with POST"})
 }
 
 // AcceptedEvent describes one event of an accepted delivery.

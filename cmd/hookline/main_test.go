@@ -55,7 +55,10 @@ func start(t *testing.T, dataDir, configPath string) *gateway {
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	g := &gateway{cancel: cancel, done: make(chan error, 1)}
-	args := []string{"--config", configPath, "--data-dir", dataDir, "--http-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0", "--log-level", "warn"}
+	args := []string{"--config", configPath, "--data-dir", dataDir, "--http-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0", "--log-level", "warn",
+		// A tiny JetStream window: retries after a restart can only be
+		// recognized by the (rebuilt) index.
+		"--nats-duplicate-window", "100ms"}
 	go func() {
 		err := run(ctx, args, func(k string) string { return testEnv[k] }, pw, io.Discard)
 		pw.CloseWithError(fmt.Errorf("run returned: %v", err))
@@ -180,7 +183,8 @@ func listAll(t *testing.T, grpcAddr string) []*hooklinev1.Event {
 
 // TestEndToEnd drives the real program: every provider fixture, signed as
 // the provider signs it, is accepted once; retries are duplicates, also
-// after a restart on the same data directory; every event reads back once.
+// after a restart on the same data directory with the index deleted; every
+// event reads back once.
 func TestEndToEnd(t *testing.T) {
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "hookline.yaml")
@@ -220,6 +224,13 @@ func TestEndToEnd(t *testing.T) {
 	}
 	g.stop(t)
 
+	// The index is a projection of the log: delete it, and the restarted
+	// gateway rebuilds it before it accepts webhooks, so every retry is
+	// still recognized.
+	if err := os.Remove(filepath.Join(dataDir, "index.db")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // past JetStream's window
 	g = start(t, dataDir, cfgPath)
 	defer g.stop(t)
 	for _, d := range fixtures {

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	hooklinev1 "github.com/hookline/hookline/gen/hookline/v1"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 func testEvent(id string, p hooklinev1.Provider, subject string) *hooklinev1.Event {
@@ -174,5 +176,38 @@ func TestReadByTimeWithSeveralFilters(t *testing.T) {
 	}
 	if fmt.Sprint(got) != "[a2 b1 b2]" {
 		t.Fatalf("read by time = %v, want [a2 b1 b2]", got)
+	}
+}
+
+// TestListenForClients: with Listen set, the embedded server accepts NATS
+// clients over TCP (e.g. the nats CLI) and they see the stream.
+func TestListenForClients(t *testing.T) {
+	l, err := Open(context.Background(), Options{DataDir: t.TempDir(), Listen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if _, err := l.Append(context.Background(), testEvent("evt_x", hooklinev1.Provider_PROVIDER_TRUV, "o")); err != nil {
+		t.Fatal(err)
+	}
+	url := l.ClientURL()
+	if url == "" {
+		t.Fatal("no client URL")
+	}
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := js.Stream(context.Background(), "HOOKLINE_EVENTS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info, err := st.Info(context.Background()); err != nil || info.State.Msgs != 1 {
+		t.Fatalf("stream info = %v, %v", info, err)
 	}
 }
