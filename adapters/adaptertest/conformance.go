@@ -177,7 +177,7 @@ func firstType(evs []*hooklinev1.Event) hooklinev1.EventType {
 func wantUnauth(a adapters.Adapter, d *adapters.Delivery) error {
 	err := a.Verify(d)
 	if !errors.Is(err, adapters.ErrUnauthenticated) {
-		return fmt.Errorf("Verify = %v, want ErrUnauthenticated", err)
+		return fmt.Errorf("verify returned %v, want ErrUnauthenticated", err)
 	}
 	return nil
 }
