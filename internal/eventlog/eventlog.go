@@ -121,7 +121,7 @@ func Open(ctx context.Context, opts Options) (*Log, error) {
 		l.shutdownServer()
 		return nil, fmt.Errorf("connect to nats: %w", err)
 	}
-	if l.js, err = jetstream.New(l.nc); err != nil {
+	if l.js, err = jetstream.New(l.nc, jetstream.WithPublishAsyncMaxPending(4096), jetstream.WithPublishAsyncTimeout(30*time.Second)); err != nil {
 		l.Close()
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
@@ -257,11 +257,21 @@ func (l *Log) Append(ctx context.Context, ev *hooklinev1.Event) (AppendResult, e
 		return AppendResult{}, fmt.Errorf("marshal event: %w", err)
 	}
 	msg := &nats.Msg{Subject: Subject(l.opts.SubjectPrefix, ev), Data: data, Header: nats.Header{}}
-	ack, err := l.js.PublishMsg(ctx, msg, jetstream.WithMsgID(ev.GetId()), jetstream.WithExpectStream(l.opts.Stream))
+	// Asynchronous publish: concurrent appends share the connection's
+	// pipeline of acknowledgements instead of one request/reply each. The
+	// caller still waits for this message's own acknowledgement.
+	fut, err := l.js.PublishMsgAsync(msg, jetstream.WithMsgID(ev.GetId()), jetstream.WithExpectStream(l.opts.Stream))
 	if err != nil {
 		return AppendResult{}, fmt.Errorf("%w: append: %v", ErrUnavailable, err)
 	}
-	return AppendResult{Sequence: ack.Sequence, Duplicate: ack.Duplicate}, nil
+	select {
+	case ack := <-fut.Ok():
+		return AppendResult{Sequence: ack.Sequence, Duplicate: ack.Duplicate}, nil
+	case err := <-fut.Err():
+		return AppendResult{}, fmt.Errorf("%w: append: %v", ErrUnavailable, err)
+	case <-ctx.Done():
+		return AppendResult{}, fmt.Errorf("%w: append: %v", ErrUnavailable, ctx.Err())
+	}
 }
 
 // Bounds returns the first and last sequence currently in the log. An empty
