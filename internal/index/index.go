@@ -220,25 +220,37 @@ func applyState(tx *bolt.Tx, ev *hooklinev1.Event) error {
 	return nil
 }
 
-func applyOrder(bk *bolt.Bucket, ev *hooklinev1.Event, o *hooklinev1.OrderEvent) error {
-	key := []byte(o.GetOrderId())
-	st := &hooklinev1.OrderState{}
-	if v := bk.Get(key); v != nil {
+// update loads the state stored under key into st (left empty when there
+// is none), lets apply change it and stores it back.
+func update[T proto.Message](bk *bolt.Bucket, key string, st T, apply func(T)) error {
+	if v := bk.Get([]byte(key)); v != nil {
 		if err := proto.Unmarshal(v, st); err != nil {
-			return fmt.Errorf("order state: %w", err)
+			return fmt.Errorf("state of %q: %w", key, err)
 		}
 	}
-	st.OrderId, st.Provider = o.GetOrderId(), ev.GetProvider()
-	st.EventCount++
-	if o.GetOrderNumber() != "" {
-		st.OrderNumber = o.GetOrderNumber()
+	apply(st)
+	v, err := proto.Marshal(st)
+	if err != nil {
+		return err
 	}
-	// Only an event that carries a status can set it (order-finalized and
-	// certification-completed may carry none), and only if it is newer.
-	hasStatus := o.GetStatus() != hooklinev1.OrderStatus_ORDER_STATUS_UNSPECIFIED ||
-		o.GetProcessingStatus() != hooklinev1.OrderStatus_ORDER_STATUS_UNSPECIFIED
-	t := providerTime(ev, o.GetUpdateTime())
-	if hasStatus && newer(t, ev.GetSequence(), st.GetUpdateTime(), st.GetLastSequence()) {
+	return bk.Put([]byte(key), v)
+}
+
+func applyOrder(bk *bolt.Bucket, ev *hooklinev1.Event, o *hooklinev1.OrderEvent) error {
+	return update(bk, o.GetOrderId(), &hooklinev1.OrderState{}, func(st *hooklinev1.OrderState) {
+		st.OrderId, st.Provider = o.GetOrderId(), ev.GetProvider()
+		st.EventCount++
+		if o.GetOrderNumber() != "" {
+			st.OrderNumber = o.GetOrderNumber()
+		}
+		// Only an event that carries a status can set it (order-finalized
+		// and certification-completed may carry none), and only if newer.
+		hasStatus := o.GetStatus() != hooklinev1.OrderStatus_ORDER_STATUS_UNSPECIFIED ||
+			o.GetProcessingStatus() != hooklinev1.OrderStatus_ORDER_STATUS_UNSPECIFIED
+		t := providerTime(ev, o.GetUpdateTime())
+		if !hasStatus || !newer(t, ev.GetSequence(), st.GetUpdateTime(), st.GetLastSequence()) {
+			return
+		}
 		if o.GetStatus() != hooklinev1.OrderStatus_ORDER_STATUS_UNSPECIFIED {
 			st.Status, st.RawStatus = o.GetStatus(), o.GetRawStatus()
 		}
@@ -248,27 +260,18 @@ func applyOrder(bk *bolt.Bucket, ev *hooklinev1.Event, o *hooklinev1.OrderEvent)
 		st.Source = ev.GetSource()
 		st.UpdateTime = timestamppb.New(t)
 		st.LastEventId, st.LastSequence = ev.GetId(), ev.GetSequence()
-	}
-	v, err := proto.Marshal(st)
-	if err != nil {
-		return err
-	}
-	return bk.Put(key, v)
+	})
 }
 
 func applySession(bk *bolt.Bucket, ev *hooklinev1.Event, s *hooklinev1.SessionEvent) error {
-	key := []byte(s.GetSessionKey())
-	st := &hooklinev1.SessionState{}
-	if v := bk.Get(key); v != nil {
-		if err := proto.Unmarshal(v, st); err != nil {
-			return fmt.Errorf("session state: %w", err)
+	return update(bk, s.GetSessionKey(), &hooklinev1.SessionState{}, func(st *hooklinev1.SessionState) {
+		st.SessionKey, st.Provider = s.GetSessionKey(), ev.GetProvider()
+		st.EventCount++
+		t := providerTime(ev, s.GetUpdateTime())
+		if s.GetStage() == hooklinev1.SessionStage_SESSION_STAGE_UNSPECIFIED ||
+			!newer(t, ev.GetSequence(), st.GetUpdateTime(), st.GetLastSequence()) {
+			return
 		}
-	}
-	st.SessionKey, st.Provider = s.GetSessionKey(), ev.GetProvider()
-	st.EventCount++
-	t := providerTime(ev, s.GetUpdateTime())
-	if s.GetStage() != hooklinev1.SessionStage_SESSION_STAGE_UNSPECIFIED &&
-		newer(t, ev.GetSequence(), st.GetUpdateTime(), st.GetLastSequence()) {
 		st.Stage, st.RawStatus = s.GetStage(), s.GetRawStatus()
 		st.ProviderEventType = ev.GetProviderEventType()
 		if s.GetInstitutionId() != "" {
@@ -277,10 +280,5 @@ func applySession(bk *bolt.Bucket, ev *hooklinev1.Event, s *hooklinev1.SessionEv
 		st.Source = ev.GetSource()
 		st.UpdateTime = timestamppb.New(t)
 		st.LastEventId, st.LastSequence = ev.GetId(), ev.GetSequence()
-	}
-	v, err := proto.Marshal(st)
-	if err != nil {
-		return err
-	}
-	return bk.Put(key, v)
+	})
 }
