@@ -109,4 +109,11 @@ func (w *statusRewriter) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach Flush on the real writer.
 func (w *statusRewriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-func runtimeHTTPStatus(st *status.Status) int { return runtime.HTTPStatusFromCode(st.Code()) }
+// httpStatus is the HTTP status of an API error on the REST and SSE side:
+// grpc-gateway's mapping, except 410 Gone for an expired cursor.
+func httpStatus(st *status.Status) int {
+	if reason(st) == ReasonCursorExpired {
+		return http.StatusGone
+	}
+	return runtime.HTTPStatusFromCode(st.Code())
+}

@@ -142,16 +142,9 @@ func sseRequest(r *http.Request) (*hooklinev1.SubscribeRequest, error) {
 // grpc-gateway would use (410 for an expired cursor).
 func writeAPIError(w http.ResponseWriter, err error) {
 	st := status.Convert(err)
-	code := httpStatusFromStatus(st)
+	code := httpStatus(st)
 	b, _ := protojson.Marshal(st.Proto())
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	_, _ = w.Write(b)
-}
-
-func httpStatusFromStatus(st *status.Status) int {
-	if reason(st) == ReasonCursorExpired {
-		return http.StatusGone
-	}
-	return runtimeHTTPStatus(st)
 }
