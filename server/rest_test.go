@@ -116,12 +116,7 @@ func (e *testEnv) openStream(t *testing.T, method, path string, body []byte) *nd
 }
 
 func TestRESTSubscribe(t *testing.T) {
-	e := newTestEnv(t, envOptions{})
-	e.deliverAll(t, rounds(0, 2)...)
-	midTime := time.Now().UTC()
-	last := e.deliverAll(t, rounds(2, 4)...)
-	e.waitApplied(t, last)
-	full := e.listAll(t)
+	e, midTime, full, last := mixedLog(t)
 	cursor := full[len(full)/2].GetSequence()
 	all := func(*hooklinev1.Event) bool { return true }
 

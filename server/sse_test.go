@@ -187,12 +187,7 @@ func TestSSEResume(t *testing.T) {
 
 // TestSSEQueryForms checks the query parameters of the SSE endpoint.
 func TestSSEQueryForms(t *testing.T) {
-	e := newTestEnv(t, envOptions{})
-	e.deliverAll(t, rounds(0, 2)...)
-	midTime := time.Now().UTC()
-	last := e.deliverAll(t, rounds(2, 4)...)
-	e.waitApplied(t, last)
-	full := e.listAll(t)
+	e, midTime, full, last := mixedLog(t)
 	cursor := full[len(full)/2].GetSequence()
 
 	tests := []struct {

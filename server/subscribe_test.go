@@ -288,13 +288,21 @@ type startCase struct {
 	from func(*hooklinev1.Event) bool
 }
 
-func TestSubscribeFiltersAndStartPositions(t *testing.T) {
-	e := newTestEnv(t, envOptions{})
+// mixedLog starts a server and fills its log with four rounds of mixed
+// deliveries, two before and two after midTime. It returns the full log and
+// the last sequence.
+func mixedLog(t *testing.T) (e *testEnv, midTime time.Time, full []*hooklinev1.Event, last uint64) {
+	t.Helper()
+	e = newTestEnv(t, envOptions{})
 	e.deliverAll(t, rounds(0, 2)...)
-	midTime := time.Now()
-	last := e.deliverAll(t, rounds(2, 4)...)
+	midTime = time.Now().UTC()
+	last = e.deliverAll(t, rounds(2, 4)...)
 	e.waitApplied(t, last)
-	full := e.listAll(t)
+	return e, midTime, e.listAll(t), last
+}
+
+func TestSubscribeFiltersAndStartPositions(t *testing.T) {
+	e, midTime, full, last := mixedLog(t)
 	if uint64(len(full)) != last {
 		t.Fatalf("log holds %d events, want %d", len(full), last)
 	}
