@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -66,6 +67,14 @@ func (f *FlexString) UnmarshalJSON(b []byte) error {
 	case len(b) == 0 || bytes.Equal(b, []byte("null")):
 		*f = ""
 	case b[0] == '"':
+		// The decoder calling us has already checked the syntax: a string
+		// without escapes and in valid UTF-8 is its bytes between the quotes.
+		if len(b) >= 2 && b[len(b)-1] == '"' {
+			if inner := b[1 : len(b)-1]; bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner) && !hasControl(inner) {
+				*f = FlexString(inner)
+				return nil
+			}
+		}
 		var s string
 		if err := json.Unmarshal(b, &s); err != nil {
 			return err
@@ -83,6 +92,17 @@ func (f *FlexString) UnmarshalJSON(b []byte) error {
 		return &json.UnmarshalTypeError{Value: "object or array", Type: reflect.TypeFor[string]()}
 	}
 	return nil
+}
+
+// hasControl reports whether b holds a byte JSON forbids unescaped in a
+// string (or a quote, which would end it).
+func hasControl(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 || c == '"' {
+			return true
+		}
+	}
+	return false
 }
 
 // String returns the value.

@@ -1,6 +1,7 @@
 package adapters
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -68,4 +69,52 @@ func TestVerifyHelpers(t *testing.T) {
 	if _, ok := DecodeHexSignature(strings.Repeat("0", 63)); ok {
 		t.Error("63 hex digits accepted")
 	}
+}
+
+// The unescaped-string shortcut in FlexString must decode exactly as
+// encoding/json does, and leave escapes, invalid UTF-8 and raw control
+// bytes to it.
+func TestFlexStringDecodesStringsLikeEncodingJSON(t *testing.T) {
+	for _, in := range []string{
+		`""`, `"plain"`, `"caf\u00e9"`, `"café"`, `"tab\tescaped"`, `"quote \" inside"`,
+		`"back\\slash"`, "\"\xff\xfe invalid utf-8\"", `"\ud83d\ude00 surrogate pair"`,
+		"\"raw\x01control\"", `"unterminated`, `"`,
+	} {
+		var want string
+		wantErr := json.Unmarshal([]byte(in), &want)
+		var got FlexString
+		err := got.UnmarshalJSON([]byte(in))
+		if (err != nil) != (wantErr != nil) || (err == nil && string(got) != want) {
+			t.Errorf("FlexString(%q) = %q, %v; encoding/json gives %q, %v", in, got, err, want, wantErr)
+		}
+	}
+}
+
+func FuzzFlexStringMatchesEncodingJSON(f *testing.F) {
+	for _, s := range []string{"", "a", "é", "\x00", "\\", "\"", "\xff"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		in, err := json.Marshal(s)
+		if err != nil {
+			t.Skip()
+		}
+		var want string
+		if err := json.Unmarshal(in, &want); err != nil {
+			t.Fatal(err)
+		}
+		var got FlexString
+		if err := got.UnmarshalJSON(in); err != nil || string(got) != want {
+			t.Fatalf("FlexString(%s) = %q, %v; want %q", in, got, err, want)
+		}
+		// The raw bytes between quotes, when they are valid JSON.
+		raw := append(append([]byte{'"'}, s...), '"')
+		var rawWant string
+		rawErr := json.Unmarshal(raw, &rawWant)
+		var rawGot FlexString
+		err = rawGot.UnmarshalJSON(raw)
+		if rawErr == nil && (err != nil || string(rawGot) != rawWant) {
+			t.Fatalf("FlexString(%q) = %q, %v; want %q", raw, rawGot, err, rawWant)
+		}
+	})
 }

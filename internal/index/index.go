@@ -14,6 +14,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	hooklinev1 "github.com/hookline/hookline/gen/hookline/v1"
@@ -105,6 +108,11 @@ func (x *Index) Lookup(id string) (Entry, error) {
 // Apply records a batch of events read from the log, in log order, in one
 // transaction. Events at or below the applied sequence are skipped, so a
 // batch can be applied twice safely.
+//
+// The cost of a transaction is mostly the B-tree pages it rewrites, so Apply
+// touches each page as few times as it can: ids are inserted in key order,
+// and the state of an order or session that several events of the batch
+// change is loaded and stored once.
 func (x *Index) Apply(evs []*hooklinev1.Event) error {
 	if len(evs) == 0 {
 		return nil
@@ -115,30 +123,61 @@ func (x *Index) Apply(evs []*hooklinev1.Event) error {
 		if v := meta.Get(keyApplied); len(v) == 8 {
 			applied = binary.BigEndian.Uint64(v)
 		}
-		ids, bySeq := tx.Bucket(bucketIDs), tx.Bucket(bucketBySeq)
+		fresh := make([]*hooklinev1.Event, 0, len(evs))
 		for _, ev := range evs {
-			seq := ev.GetSequence()
-			if seq <= applied {
-				continue
+			if ev.GetSequence() > applied {
+				fresh = append(fresh, ev)
+				applied = ev.GetSequence()
 			}
+		}
+		if len(fresh) == 0 {
+			return nil
+		}
+		bySeq := tx.Bucket(bucketBySeq)
+		for _, ev := range fresh {
+			if err := bySeq.Put(seqKey(ev.GetSequence()), []byte(ev.GetId())); err != nil {
+				return err
+			}
+		}
+		byID := slices.Clone(fresh)
+		slices.SortFunc(byID, func(a, b *hooklinev1.Event) int { return strings.Compare(a.GetId(), b.GetId()) })
+		ids := tx.Bucket(bucketIDs)
+		for _, ev := range byID {
 			var v [16]byte
-			binary.BigEndian.PutUint64(v[:8], seq)
+			binary.BigEndian.PutUint64(v[:8], ev.GetSequence())
 			binary.BigEndian.PutUint64(v[8:], uint64(ev.GetReceiveTime().AsTime().UnixNano()))
 			if err := ids.Put([]byte(ev.GetId()), v[:]); err != nil {
 				return err
 			}
-			if err := bySeq.Put(v[:8], []byte(ev.GetId())); err != nil {
-				return err
-			}
-			if err := applyState(tx, ev); err != nil {
-				return err
-			}
-			applied = seq
 		}
-		var a [8]byte
-		binary.BigEndian.PutUint64(a[:], applied)
-		return meta.Put(keyApplied, a[:])
+		orders := newStates(tx.Bucket(bucketOrders), func() *hooklinev1.OrderState { return &hooklinev1.OrderState{} })
+		sessions := newStates(tx.Bucket(bucketSessions), func() *hooklinev1.SessionState { return &hooklinev1.SessionState{} })
+		for _, ev := range fresh {
+			var err error
+			switch b := ev.GetBody().(type) {
+			case *hooklinev1.Event_Order:
+				err = orders.update(b.Order.GetOrderId(), func(st *hooklinev1.OrderState) { applyOrder(st, ev, b.Order) })
+			case *hooklinev1.Event_Session:
+				err = sessions.update(b.Session.GetSessionKey(), func(st *hooklinev1.SessionState) { applySession(st, ev, b.Session) })
+			}
+			if err != nil {
+				return err
+			}
+		}
+		if err := orders.store(); err != nil {
+			return err
+		}
+		if err := sessions.store(); err != nil {
+			return err
+		}
+		return meta.Put(keyApplied, seqKey(applied))
 	})
+}
+
+func seqKey(seq uint64) []byte {
+	var k [8]byte
+	binary.BigEndian.PutUint64(k[:], seq)
+	return k[:]
 }
 
 // Sweep forgets ids of events below firstSeq (no longer in the log). It
@@ -210,75 +249,88 @@ func newer(t time.Time, seq uint64, cur *timestamppb.Timestamp, curSeq uint64) b
 	return t.After(c) || (t.Equal(c) && seq > curSeq)
 }
 
-func applyState(tx *bolt.Tx, ev *hooklinev1.Event) error {
-	switch b := ev.GetBody().(type) {
-	case *hooklinev1.Event_Order:
-		return applyOrder(tx.Bucket(bucketOrders), ev, b.Order)
-	case *hooklinev1.Event_Session:
-		return applySession(tx.Bucket(bucketSessions), ev, b.Session)
+// states holds the order or session states one Apply changes: each is
+// loaded at its first change and stored once, in key order, at the end.
+type states[T proto.Message] struct {
+	bk      *bolt.Bucket
+	newT    func() T
+	changed map[string]T
+}
+
+func newStates[T proto.Message](bk *bolt.Bucket, newT func() T) *states[T] {
+	return &states[T]{bk: bk, newT: newT, changed: map[string]T{}}
+}
+
+// update lets apply change the state stored under key (empty when there is
+// none yet).
+func (s *states[T]) update(key string, apply func(T)) error {
+	st, ok := s.changed[key]
+	if !ok {
+		st = s.newT()
+		if v := s.bk.Get([]byte(key)); v != nil {
+			if err := proto.Unmarshal(v, st); err != nil {
+				return fmt.Errorf("state of %q: %w", key, err)
+			}
+		}
+		s.changed[key] = st
+	}
+	apply(st)
+	return nil
+}
+
+// store writes every changed state back.
+func (s *states[T]) store() error {
+	for _, key := range slices.Sorted(maps.Keys(s.changed)) {
+		v, err := proto.Marshal(s.changed[key])
+		if err != nil {
+			return err
+		}
+		if err := s.bk.Put([]byte(key), v); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
-// update loads the state stored under key into st (left empty when there
-// is none), lets apply change it and stores it back.
-func update[T proto.Message](bk *bolt.Bucket, key string, st T, apply func(T)) error {
-	if v := bk.Get([]byte(key)); v != nil {
-		if err := proto.Unmarshal(v, st); err != nil {
-			return fmt.Errorf("state of %q: %w", key, err)
-		}
+func applyOrder(st *hooklinev1.OrderState, ev *hooklinev1.Event, o *hooklinev1.OrderEvent) {
+	st.OrderId, st.Provider = o.GetOrderId(), ev.GetProvider()
+	st.EventCount++
+	if o.GetOrderNumber() != "" {
+		st.OrderNumber = o.GetOrderNumber()
 	}
-	apply(st)
-	v, err := proto.Marshal(st)
-	if err != nil {
-		return err
+	// Only an event that carries a status can set it (order-finalized
+	// and certification-completed may carry none), and only if newer.
+	hasStatus := o.GetStatus() != hooklinev1.OrderStatus_ORDER_STATUS_UNSPECIFIED ||
+		o.GetProcessingStatus() != hooklinev1.OrderStatus_ORDER_STATUS_UNSPECIFIED
+	t := providerTime(ev, o.GetUpdateTime())
+	if !hasStatus || !newer(t, ev.GetSequence(), st.GetUpdateTime(), st.GetLastSequence()) {
+		return
 	}
-	return bk.Put([]byte(key), v)
+	if o.GetStatus() != hooklinev1.OrderStatus_ORDER_STATUS_UNSPECIFIED {
+		st.Status, st.RawStatus = o.GetStatus(), o.GetRawStatus()
+	}
+	if o.GetProcessingStatus() != hooklinev1.OrderStatus_ORDER_STATUS_UNSPECIFIED {
+		st.ProcessingStatus, st.RawProcessingStatus = o.GetProcessingStatus(), o.GetRawProcessingStatus()
+	}
+	st.Source = ev.GetSource()
+	st.UpdateTime = timestamppb.New(t)
+	st.LastEventId, st.LastSequence = ev.GetId(), ev.GetSequence()
 }
 
-func applyOrder(bk *bolt.Bucket, ev *hooklinev1.Event, o *hooklinev1.OrderEvent) error {
-	return update(bk, o.GetOrderId(), &hooklinev1.OrderState{}, func(st *hooklinev1.OrderState) {
-		st.OrderId, st.Provider = o.GetOrderId(), ev.GetProvider()
-		st.EventCount++
-		if o.GetOrderNumber() != "" {
-			st.OrderNumber = o.GetOrderNumber()
-		}
-		// Only an event that carries a status can set it (order-finalized
-		// and certification-completed may carry none), and only if newer.
-		hasStatus := o.GetStatus() != hooklinev1.OrderStatus_ORDER_STATUS_UNSPECIFIED ||
-			o.GetProcessingStatus() != hooklinev1.OrderStatus_ORDER_STATUS_UNSPECIFIED
-		t := providerTime(ev, o.GetUpdateTime())
-		if !hasStatus || !newer(t, ev.GetSequence(), st.GetUpdateTime(), st.GetLastSequence()) {
-			return
-		}
-		if o.GetStatus() != hooklinev1.OrderStatus_ORDER_STATUS_UNSPECIFIED {
-			st.Status, st.RawStatus = o.GetStatus(), o.GetRawStatus()
-		}
-		if o.GetProcessingStatus() != hooklinev1.OrderStatus_ORDER_STATUS_UNSPECIFIED {
-			st.ProcessingStatus, st.RawProcessingStatus = o.GetProcessingStatus(), o.GetRawProcessingStatus()
-		}
-		st.Source = ev.GetSource()
-		st.UpdateTime = timestamppb.New(t)
-		st.LastEventId, st.LastSequence = ev.GetId(), ev.GetSequence()
-	})
-}
-
-func applySession(bk *bolt.Bucket, ev *hooklinev1.Event, s *hooklinev1.SessionEvent) error {
-	return update(bk, s.GetSessionKey(), &hooklinev1.SessionState{}, func(st *hooklinev1.SessionState) {
-		st.SessionKey, st.Provider = s.GetSessionKey(), ev.GetProvider()
-		st.EventCount++
-		t := providerTime(ev, s.GetUpdateTime())
-		if s.GetStage() == hooklinev1.SessionStage_SESSION_STAGE_UNSPECIFIED ||
-			!newer(t, ev.GetSequence(), st.GetUpdateTime(), st.GetLastSequence()) {
-			return
-		}
-		st.Stage, st.RawStatus = s.GetStage(), s.GetRawStatus()
-		st.ProviderEventType = ev.GetProviderEventType()
-		if s.GetInstitutionId() != "" {
-			st.InstitutionId = s.GetInstitutionId()
-		}
-		st.Source = ev.GetSource()
-		st.UpdateTime = timestamppb.New(t)
-		st.LastEventId, st.LastSequence = ev.GetId(), ev.GetSequence()
-	})
+func applySession(st *hooklinev1.SessionState, ev *hooklinev1.Event, s *hooklinev1.SessionEvent) {
+	st.SessionKey, st.Provider = s.GetSessionKey(), ev.GetProvider()
+	st.EventCount++
+	t := providerTime(ev, s.GetUpdateTime())
+	if s.GetStage() == hooklinev1.SessionStage_SESSION_STAGE_UNSPECIFIED ||
+		!newer(t, ev.GetSequence(), st.GetUpdateTime(), st.GetLastSequence()) {
+		return
+	}
+	st.Stage, st.RawStatus = s.GetStage(), s.GetRawStatus()
+	st.ProviderEventType = ev.GetProviderEventType()
+	if s.GetInstitutionId() != "" {
+		st.InstitutionId = s.GetInstitutionId()
+	}
+	st.Source = ev.GetSource()
+	st.UpdateTime = timestamppb.New(t)
+	st.LastEventId, st.LastSequence = ev.GetId(), ev.GetSequence()
 }
