@@ -3,6 +3,7 @@ package index
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"path/filepath"
 	"testing"
 	"time"
@@ -339,5 +340,48 @@ func TestOrderEventWithoutStatusDoesNotClaimIt(t *testing.T) {
 	}
 	if st.GetStatus() != hooklinev1.OrderStatus_ORDER_STATUS_COMPLETED || st.GetLastEventId() != "e1" || st.GetEventCount() != 2 {
 		t.Errorf("state = %v, want COMPLETED set by e1 with 2 events", st)
+	}
+}
+
+// Apply loads and stores each order and session once per batch; the result
+// must not depend on how the log is cut into batches.
+func TestApplyBatchingDoesNotChangeTheResult(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	orderStatuses := []hooklinev1.OrderStatus{
+		hooklinev1.OrderStatus_ORDER_STATUS_UNSPECIFIED, hooklinev1.OrderStatus_ORDER_STATUS_PENDING,
+		hooklinev1.OrderStatus_ORDER_STATUS_SENT, hooklinev1.OrderStatus_ORDER_STATUS_COMPLETED,
+	}
+	stages := []hooklinev1.SessionStage{
+		hooklinev1.SessionStage_SESSION_STAGE_UNSPECIFIED, hooklinev1.SessionStage_SESSION_STAGE_STARTED,
+		hooklinev1.SessionStage_SESSION_STAGE_DONE,
+	}
+	var evs []*hooklinev1.Event
+	var ids []string
+	orders, sessions := []string{"o0", "o1", "o2"}, []string{"s0", "s1"}
+	for seq := uint64(1); seq <= 300; seq++ {
+		// Provider times repeat and go backwards, so "newer wins" and
+		// its tie-break by sequence both matter.
+		minute := rng.IntN(20)
+		if rng.IntN(2) == 0 {
+			evs = append(evs, orderEv(seq, orders[rng.IntN(len(orders))], orderStatuses[rng.IntN(len(orderStatuses))], minute))
+		} else {
+			evs = append(evs, sessionEv(seq, sessions[rng.IntN(len(sessions))], stages[rng.IntN(len(stages))], minute))
+		}
+		ids = append(ids, evs[len(evs)-1].GetId())
+	}
+	var snaps []snapshot
+	for _, size := range []int{1, 7, len(evs)} {
+		x, _ := openTest(t)
+		for i := 0; i < len(evs); i += size {
+			if err := x.Apply(evs[i:min(i+size, len(evs))]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		snaps = append(snaps, takeSnapshot(t, x, ids, orders, sessions))
+	}
+	for i, size := range []int{7, len(evs)} {
+		if diff := cmp.Diff(snaps[0], snaps[i+1], protocmp.Transform()); diff != "" {
+			t.Errorf("batches of %d differ from one event at a time (-single +batched):\n%s", size, diff)
+		}
 	}
 }
