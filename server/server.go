@@ -49,7 +49,7 @@ type StateIndex interface {
 	IDIndex
 	Applied() (uint64, error)
 	Apply(evs []*hooklinev1.Event) error
-	Sweep(firstSeq uint64, limit int) (int, error)
+	Sweep(firstSeq uint64) error
 	Order(id string) (*hooklinev1.OrderState, error)
 	Session(key string) (*hooklinev1.SessionState, error)
 }
@@ -370,15 +370,8 @@ func (s *Server) sweep(ctx context.Context) error {
 		if err != nil {
 			continue
 		}
-		for {
-			n, err := s.index.Sweep(first, 10_000)
-			if err != nil {
-				s.logger.Warn("index_sweep_failed", "error", err.Error())
-				break
-			}
-			if n < 10_000 {
-				break
-			}
+		if err := s.index.Sweep(first); err != nil {
+			s.logger.Warn("index_sweep_failed", "error", err.Error())
 		}
 	}
 }

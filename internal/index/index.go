@@ -1,13 +1,17 @@
-// Package index keeps projections of the event log on local disk (bbolt):
-// event id → sequence (the long-horizon de-duplication set and GetEvent's
-// lookup), and the current state of every order and session.
+// Package index keeps projections of the event log on local disk: event id
+// → sequence (the long-horizon de-duplication set and GetEvent's lookup), in
+// an internal/idset; and the current state of every order and session, in
+// bbolt.
 //
-// The index is derived: it is built by applying the log in order, records
-// the last sequence it applied in the same transaction, and can be deleted
-// and rebuilt from the log at any time. Memory use stays flat however many
-// ids it holds: the data lives in the file, read through the page cache.
-// Every gateway replica keeps its own index of the shared stream, so
-// de-duplication holds across replicas. An Index is safe for concurrent use.
+// The index is derived: it is built by applying the log in order and can be
+// deleted and rebuilt from the log at any time. Applied tells where to
+// resume: after a clean Close it is the last sequence applied; after a crash
+// it can be earlier (the id set writes its ids in runs of thousands), and the
+// log's events from there are applied again, which changes nothing already
+// applied. Memory use stays nearly flat however many ids it holds: the data
+// lives in files, read through the page cache. Every gateway replica keeps
+// its own index of the shared stream, so de-duplication holds across
+// replicas. An Index is safe for concurrent use.
 package index
 
 import (
@@ -16,22 +20,25 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
+	"sync/atomic"
 	"time"
 
 	hooklinev1 "github.com/hookline/hookline/gen/hookline/v1"
+	"github.com/hookline/hookline/internal/idset"
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 var (
-	bucketIDs      = []byte("ids")      // event id → seq(8) | receive unix nanos(8)
-	bucketBySeq    = []byte("by_seq")   // seq(8) → event id, to sweep in log order
 	bucketOrders   = []byte("orders")   // order id → OrderState
 	bucketSessions = []byte("sessions") // session key → SessionState
 	bucketMeta     = []byte("meta")
-	keyApplied     = []byte("applied")
+	keyApplied     = []byte("applied") // last sequence applied to the state
+
+	// Buckets of the format before the id set: ids lived in bbolt. Open
+	// drops them; the id set then rebuilds from the log.
+	legacyBuckets = [][]byte{[]byte("ids"), []byte("by_seq")}
 )
 
 // ErrNotFound means the index holds no such entry.
@@ -39,22 +46,49 @@ var ErrNotFound = errors.New("not found")
 
 // Index is the on-disk projection.
 type Index struct {
-	db *bolt.DB
+	db  *bolt.DB
+	ids *idset.Set
+	// applied is the last sequence applied to both the ids and the state;
+	// idsAdded the last one given to the id set.
+	applied  atomic.Uint64
+	idsAdded uint64 // guarded by the caller's serial Apply calls
 }
 
-// Open opens or creates the index file at path.
-func Open(path string) (*Index, error) {
+// Options tune an Index. The zero value is the production default.
+type Options struct {
+	// IDFlushSize is how many ids the id set holds in memory before it
+	// writes them as a run (idset.DefaultFlushSize when 0).
+	IDFlushSize int
+}
+
+// Open opens or creates the index at path (the bbolt file; the id set lives
+// in the directory path + ".ids").
+func Open(path string) (*Index, error) { return OpenWith(path, Options{}) }
+
+// OpenWith is Open with options.
+func OpenWith(path string, opts Options) (*Index, error) {
 	// The freelist is not written on every commit (it is rebuilt when the
 	// file is opened): fewer page writes per transaction.
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second, FreelistType: bolt.FreelistMapType, NoFreelistSync: true})
 	if err != nil {
 		return nil, fmt.Errorf("open index %s: %w", path, err)
 	}
+	var stateApplied uint64
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketIDs, bucketBySeq, bucketOrders, bucketSessions, bucketMeta} {
+		for _, b := range legacyBuckets {
+			if tx.Bucket(b) != nil {
+				if err := tx.DeleteBucket(b); err != nil {
+					return err
+				}
+			}
+		}
+		for _, b := range [][]byte{bucketOrders, bucketSessions, bucketMeta} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
+		}
+		if v := tx.Bucket(bucketMeta).Get(keyApplied); len(v) == 8 {
+			stateApplied = binary.BigEndian.Uint64(v)
 		}
 		return nil
 	})
@@ -62,22 +96,25 @@ func Open(path string) (*Index, error) {
 		db.Close()
 		return nil, fmt.Errorf("init index: %w", err)
 	}
-	return &Index{db: db}, nil
+	ids, err := idset.Open(path+".ids", opts.IDFlushSize)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open index ids: %w", err)
+	}
+	x := &Index{db: db, ids: ids, idsAdded: ids.Applied()}
+	x.applied.Store(min(stateApplied, x.idsAdded))
+	return x, nil
 }
 
-// Close closes the file.
-func (x *Index) Close() error { return x.db.Close() }
+// Close writes the ids still in memory and closes the files.
+func (x *Index) Close() error {
+	return errors.Join(x.ids.Close(), x.db.Close())
+}
 
-// Applied returns the last log sequence applied (0 for a new index).
+// Applied returns the sequence to resume applying after: every event up to
+// it is in the index (0 for a new index).
 func (x *Index) Applied() (uint64, error) {
-	var seq uint64
-	err := x.db.View(func(tx *bolt.Tx) error {
-		if v := tx.Bucket(bucketMeta).Get(keyApplied); len(v) == 8 {
-			seq = binary.BigEndian.Uint64(v)
-		}
-		return nil
-	})
-	return seq, err
+	return x.applied.Load(), nil
 }
 
 // Entry is what the index knows of a stored event id.
@@ -90,34 +127,38 @@ type Entry struct {
 
 // Lookup returns the entry of an event id, or ErrNotFound.
 func (x *Index) Lookup(id string) (Entry, error) {
-	var e Entry
-	err := x.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketIDs).Get([]byte(id))
-		if len(v) != 16 {
-			return ErrNotFound
-		}
-		e = Entry{
-			Sequence:    binary.BigEndian.Uint64(v[:8]),
-			ReceiveTime: time.Unix(0, int64(binary.BigEndian.Uint64(v[8:]))),
-		}
-		return nil
-	})
-	return e, err
+	e, ok, err := x.ids.Lookup(id)
+	switch {
+	case err != nil:
+		return Entry{}, err
+	case !ok:
+		return Entry{}, ErrNotFound
+	}
+	return Entry{Sequence: e.Sequence, ReceiveTime: time.Unix(0, e.ReceiveNanos)}, nil
 }
 
-// Apply records a batch of events read from the log, in log order, in one
-// transaction. Events at or below the applied sequence are skipped, so a
-// batch can be applied twice safely.
+// Apply records a batch of events read from the log, in log order. Events
+// already applied are skipped, so a batch can be applied twice safely. Calls
+// must not overlap (the server has one indexer).
 //
-// The cost of a transaction is mostly the B-tree pages it rewrites, so Apply
-// touches each page as few times as it can: ids are inserted in key order,
-// and the state of an order or session that several events of the batch
-// change is loaded and stored once.
+// Ids go to the id set; order and session state to one bbolt transaction,
+// whose cost is mostly the B-tree pages it rewrites, so the state of an
+// order or session that several events of the batch change is loaded and
+// stored once.
 func (x *Index) Apply(evs []*hooklinev1.Event) error {
 	if len(evs) == 0 {
 		return nil
 	}
-	return x.db.Update(func(tx *bolt.Tx) error {
+	for _, ev := range evs {
+		if seq := ev.GetSequence(); seq > x.idsAdded {
+			e := idset.Entry{Sequence: seq, ReceiveNanos: ev.GetReceiveTime().AsTime().UnixNano()}
+			if err := x.ids.Add(ev.GetId(), e); err != nil {
+				return fmt.Errorf("index ids: %w", err)
+			}
+			x.idsAdded = seq
+		}
+	}
+	err := x.db.Update(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		var applied uint64
 		if v := meta.Get(keyApplied); len(v) == 8 {
@@ -132,23 +173,6 @@ func (x *Index) Apply(evs []*hooklinev1.Event) error {
 		}
 		if len(fresh) == 0 {
 			return nil
-		}
-		bySeq := tx.Bucket(bucketBySeq)
-		for _, ev := range fresh {
-			if err := bySeq.Put(seqKey(ev.GetSequence()), []byte(ev.GetId())); err != nil {
-				return err
-			}
-		}
-		byID := slices.Clone(fresh)
-		slices.SortFunc(byID, func(a, b *hooklinev1.Event) int { return strings.Compare(a.GetId(), b.GetId()) })
-		ids := tx.Bucket(bucketIDs)
-		for _, ev := range byID {
-			var v [16]byte
-			binary.BigEndian.PutUint64(v[:8], ev.GetSequence())
-			binary.BigEndian.PutUint64(v[8:], uint64(ev.GetReceiveTime().AsTime().UnixNano()))
-			if err := ids.Put([]byte(ev.GetId()), v[:]); err != nil {
-				return err
-			}
 		}
 		orders := newStates(tx.Bucket(bucketOrders), func() *hooklinev1.OrderState { return &hooklinev1.OrderState{} })
 		sessions := newStates(tx.Bucket(bucketSessions), func() *hooklinev1.SessionState { return &hooklinev1.SessionState{} })
@@ -170,38 +194,23 @@ func (x *Index) Apply(evs []*hooklinev1.Event) error {
 		if err := sessions.store(); err != nil {
 			return err
 		}
-		return meta.Put(keyApplied, seqKey(applied))
+		var a [8]byte
+		binary.BigEndian.PutUint64(a[:], applied)
+		return meta.Put(keyApplied, a[:])
 	})
+	if err != nil {
+		return err
+	}
+	if last := evs[len(evs)-1].GetSequence(); last > x.applied.Load() {
+		x.applied.Store(last)
+	}
+	return nil
 }
 
-func seqKey(seq uint64) []byte {
-	var k [8]byte
-	binary.BigEndian.PutUint64(k[:], seq)
-	return k[:]
-}
-
-// Sweep forgets ids of events below firstSeq (no longer in the log). It
-// deletes at most limit entries per call and reports how many it deleted.
-func (x *Index) Sweep(firstSeq uint64, limit int) (int, error) {
-	n := 0
-	err := x.db.Update(func(tx *bolt.Tx) error {
-		ids, bySeq := tx.Bucket(bucketIDs), tx.Bucket(bucketBySeq)
-		c := bySeq.Cursor()
-		for k, v := c.First(); k != nil && n < limit; k, v = c.Next() {
-			if binary.BigEndian.Uint64(k) >= firstSeq {
-				break
-			}
-			if err := ids.Delete(v); err != nil {
-				return err
-			}
-			if err := c.Delete(); err != nil {
-				return err
-			}
-			n++
-		}
-		return nil
-	})
-	return n, err
+// Sweep forgets the ids of events below firstSeq (no longer in the log).
+// Order and session state stays.
+func (x *Index) Sweep(firstSeq uint64) error {
+	return x.ids.Sweep(firstSeq)
 }
 
 // Order returns the current state of an order, or ErrNotFound.

@@ -1,0 +1,420 @@
+// Package idset is the gateway's long-horizon set of event ids: event id →
+// (log sequence, receive time), for de-duplication across a provider's whole
+// retry horizon and for GetEvent.
+//
+// It is built for a high insert rate of random keys. New ids go to an
+// in-memory table; when the table holds FlushSize ids it is written, sorted,
+// as an immutable run file. Runs of similar size are merged in the
+// background, four at a time, so a set of n ids has about 3·log4(n/FlushSize)
+// runs. Each run keeps a Bloom filter (10 bits per id) and one key per 4 KiB
+// block in memory; its records stay on disk and are read through the page
+// cache. A lookup checks the table, then the runs from newest to oldest:
+// the Bloom filter answers most misses, and a hit costs one 4 KiB read.
+//
+// Writing a run is sequential, where a B-tree rewrites a page for almost
+// every random key it inserts; that is the reason for this package (see
+// BenchmarkAdd).
+//
+// Durability: the set is a projection of the event log. Ids still in the
+// table are lost when the process stops without Close; Applied reports the
+// highest sequence that is on disk, and the caller re-adds what follows from
+// the log. Add is idempotent. A Set is safe for concurrent use.
+package idset
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// Entry is what the set knows of an id.
+type Entry struct {
+	// Sequence is the event's position in the log.
+	Sequence uint64
+	// ReceiveNanos is when the gateway received the event, in Unix
+	// nanoseconds.
+	ReceiveNanos int64
+}
+
+// DefaultFlushSize is the default size of the in-memory table: 65 536 ids,
+// about 4 MiB of heap, written as a 2 MiB run.
+const DefaultFlushSize = 1 << 16
+
+// mergeFanIn is how many runs of one size class are merged into one.
+const mergeFanIn = 4
+
+// Set is the id set.
+type Set struct {
+	dir       string
+	flushSize int
+
+	mu       sync.RWMutex
+	mem      map[key]Entry
+	memMax   uint64 // highest sequence added
+	runs     []*run // newest first
+	floor    uint64 // sequences below it are forgotten
+	nextID   uint64 // file name counter
+	merging  bool
+	closed   bool
+	mergeErr error
+
+	mergeDone sync.WaitGroup
+	flushMu   sync.Mutex // one Flush at a time
+}
+
+// Open opens or creates the set in dir. flushSize ≤ 0 means
+// DefaultFlushSize.
+func Open(dir string, flushSize int) (*Set, error) {
+	if flushSize <= 0 {
+		flushSize = DefaultFlushSize
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("idset: %w", err)
+	}
+	s := &Set{dir: dir, flushSize: flushSize, mem: map[key]Entry{}}
+	names, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("idset: %w", err)
+	}
+	for _, de := range names {
+		name := de.Name()
+		switch {
+		case strings.HasSuffix(name, tmpSuffix):
+			// A run that was being written when the process stopped.
+			_ = os.Remove(filepath.Join(dir, name))
+		case strings.HasSuffix(name, runSuffix):
+			r, err := openRun(filepath.Join(dir, name))
+			if err != nil {
+				s.closeRuns()
+				return nil, err
+			}
+			s.runs = append(s.runs, r)
+			s.nextID = max(s.nextID, r.id+1)
+		}
+	}
+	s.sortRuns()
+	return s, nil
+}
+
+// sortRuns orders the runs newest first: by their highest sequence (runs
+// hold disjoint ranges of sequences), then by file number. A crash between
+// writing a merge and removing its inputs leaves both; the duplicates are
+// harmless and the next merge folds them.
+func (s *Set) sortRuns() {
+	slices.SortFunc(s.runs, func(a, b *run) int {
+		if c := cmpDesc(a.maxSeq, b.maxSeq); c != 0 {
+			return c
+		}
+		return cmpDesc(a.id, b.id)
+	})
+}
+
+func cmpDesc(a, b uint64) int {
+	switch {
+	case a > b:
+		return -1
+	case a < b:
+		return 1
+	}
+	return 0
+}
+
+// Add records id. Adding an id again with the same entry changes nothing; a
+// later sequence replaces an earlier one.
+func (s *Set) Add(id string, e Entry) error {
+	k := keyOf(id)
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return errClosed
+	}
+	if cur, ok := s.mem[k]; !ok || e.Sequence >= cur.Sequence {
+		s.mem[k] = e
+	}
+	s.memMax = max(s.memMax, e.Sequence)
+	full := len(s.mem) >= s.flushSize
+	s.mu.Unlock()
+	if full {
+		return s.Flush()
+	}
+	return nil
+}
+
+// Lookup returns the entry of id; ok is false when the set does not hold it.
+func (s *Set) Lookup(id string) (e Entry, ok bool, err error) {
+	k := keyOf(id)
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return Entry{}, false, errClosed
+	}
+	if e, ok := s.mem[k]; ok && e.Sequence >= s.floor {
+		return e, true, nil
+	}
+	for _, r := range s.runs {
+		e, ok, err := r.lookup(k)
+		if err != nil {
+			return Entry{}, false, err
+		}
+		if ok {
+			if e.Sequence < s.floor {
+				return Entry{}, false, nil
+			}
+			return e, true, nil
+		}
+	}
+	return Entry{}, false, nil
+}
+
+// Applied returns the highest sequence whose id is on disk: after a restart
+// the caller adds the ids of the events that follow it.
+func (s *Set) Applied() uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var a uint64
+	for _, r := range s.runs {
+		a = max(a, r.maxSeq)
+	}
+	return a
+}
+
+// Len returns how many ids the in-memory table holds.
+func (s *Set) Len() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.mem)
+}
+
+// Runs returns how many run files the set has.
+func (s *Set) Runs() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.runs)
+}
+
+// Flush writes the in-memory table as a run. Lookups see the table's ids
+// throughout.
+func (s *Set) Flush() error {
+	s.flushMu.Lock()
+	defer s.flushMu.Unlock()
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return errClosed
+	}
+	if err := s.mergeErr; err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	snap := make([]record, 0, len(s.mem))
+	for k, e := range s.mem {
+		snap = append(snap, record{key: k, Entry: e})
+	}
+	floor := s.floor
+	id := s.nextID
+	s.nextID++
+	s.mu.Unlock()
+	if len(snap) == 0 {
+		return nil
+	}
+
+	// The write happens outside the lock: Add and Lookup go on meanwhile.
+	slices.SortFunc(snap, func(a, b record) int { return a.key.cmp(b.key) })
+	live := func(yield func(record) bool) {
+		for _, rec := range snap {
+			if rec.Sequence >= floor && !yield(rec) {
+				return
+			}
+		}
+	}
+	r, err := writeRun(s.dir, id, len(snap), live)
+	if err != nil {
+		return err
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r != nil {
+		s.runs = append([]*run{r}, s.runs...)
+	}
+	// What was written leaves the table; ids added or changed during the
+	// write stay for the next run.
+	for _, rec := range snap {
+		if cur, ok := s.mem[rec.key]; ok && cur == rec.Entry {
+			delete(s.mem, rec.key)
+		}
+	}
+	s.maybeMergeLocked()
+	return nil
+}
+
+// Sweep forgets every id whose sequence is below first (events the log no
+// longer holds): whole runs go at once, the rest at their next merge.
+// Lookups stop returning them immediately.
+func (s *Set) Sweep(first uint64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return errClosed
+	}
+	s.floor = max(s.floor, first)
+	for k, e := range s.mem {
+		if e.Sequence < s.floor {
+			delete(s.mem, k)
+		}
+	}
+	kept := s.runs[:0]
+	var gone []*run
+	for _, r := range s.runs {
+		if r.maxSeq < s.floor && !r.merging {
+			gone = append(gone, r)
+			continue
+		}
+		kept = append(kept, r)
+	}
+	s.runs = kept
+	var errs []error
+	for _, r := range gone {
+		r.close()
+		errs = append(errs, os.Remove(r.path))
+	}
+	return errors.Join(errs...)
+}
+
+// Close waits for a running merge, writes the in-memory table and closes
+// the files.
+func (s *Set) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.mu.Unlock()
+	s.mergeDone.Wait()
+	err := s.Flush()
+	s.mergeDone.Wait()
+	s.mu.Lock()
+	s.closed = true
+	s.closeRuns()
+	s.mu.Unlock()
+	return err
+}
+
+func (s *Set) closeRuns() {
+	for _, r := range s.runs {
+		r.close()
+	}
+}
+
+// maybeMergeLocked starts a background merge of the oldest group of
+// mergeFanIn adjacent runs of one size class. Merging only adjacent runs
+// keeps the runs ordered by age, so the newest entry of an id is found
+// first; merging the oldest group first keeps the runs ordered by size
+// class too (small and new on top), so no small run is left stranded between
+// larger ones.
+func (s *Set) maybeMergeLocked() {
+	if s.merging || s.closed {
+		return
+	}
+	for i := len(s.runs) - mergeFanIn; i >= 0; i-- {
+		group := s.runs[i : i+mergeFanIn]
+		c := group[0].class(s.flushSize)
+		same := true
+		for _, r := range group[1:] {
+			if r.class(s.flushSize) != c {
+				same = false
+				break
+			}
+		}
+		if !same {
+			continue
+		}
+		inputs := slices.Clone(group)
+		for _, r := range inputs {
+			r.merging = true
+		}
+		id := s.nextID
+		s.nextID++
+		s.merging = true
+		s.mergeDone.Add(1)
+		go s.merge(id, inputs, s.floor)
+		return
+	}
+}
+
+// merge writes inputs (adjacent, newest first) as one run and swaps it in.
+func (s *Set) merge(id uint64, inputs []*run, floor uint64) {
+	defer s.mergeDone.Done()
+	var n int
+	for _, r := range inputs {
+		n += int(r.count)
+	}
+	var readErr error
+	out, err := writeRun(s.dir, id, n, mergeRecords(inputs, floor, &readErr))
+	if err == nil && readErr != nil {
+		if out != nil {
+			out.close()
+			_ = os.Remove(out.path)
+		}
+		err = readErr
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.merging = false
+	for _, r := range inputs {
+		r.merging = false
+	}
+	if err != nil {
+		s.mergeErr = fmt.Errorf("idset merge: %w", err)
+		return
+	}
+	i := slices.Index(s.runs, inputs[0])
+	var runs []*run
+	runs = append(runs, s.runs[:i]...)
+	if out != nil {
+		runs = append(runs, out)
+	}
+	runs = append(runs, s.runs[i+len(inputs):]...)
+	s.runs = runs
+	for _, r := range inputs {
+		r.close()
+		_ = os.Remove(r.path)
+	}
+	s.maybeMergeLocked()
+}
+
+var errClosed = errors.New("idset: closed")
+
+// key is the 16 bytes an id is stored under: the hex digits of an
+// `evt_<32 hex>` id, else the first 16 bytes of the id's SHA-256.
+type key [16]byte
+
+func keyOf(id string) key {
+	var k key
+	if len(id) == 36 && strings.HasPrefix(id, "evt_") && lowerHex(id[4:]) {
+		_, _ = hex.Decode(k[:], []byte(id[4:]))
+		return k
+	}
+	sum := sha256.Sum256([]byte(id))
+	copy(k[:], sum[:16])
+	return k
+}
+
+func (k key) cmp(o key) int {
+	return strings.Compare(string(k[:]), string(o[:]))
+}
+
+func lowerHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
