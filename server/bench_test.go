@@ -563,7 +563,7 @@ func benchJetStreamWindowBytes(b *testing.B, n int) float64 {
 // index already holding n, and the size of its files per id at the end.
 func benchIndexBytes(b *testing.B, n int) (heap, disk float64) {
 	dir := b.TempDir()
-	idx, err := index.Open(filepath.Join(dir, "index.db"))
+	idx, err := index.Open(filepath.Join(dir, "index"))
 	if err != nil {
 		b.Fatal(err)
 	}

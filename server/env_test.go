@@ -59,7 +59,7 @@ func newTestEnv(t testing.TB, eo envOptions) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	idx, err := index.Open(filepath.Join(dir, "index.db"))
+	idx, err := index.Open(filepath.Join(dir, "index"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -227,7 +227,7 @@ func TestEndToEnd(t *testing.T) {
 	// The index is a projection of the log: delete it, and the restarted
 	// gateway rebuilds it before it accepts webhooks, so every retry is
 	// still recognized.
-	if err := os.Remove(filepath.Join(dataDir, "index.db")); err != nil {
+	if err := os.RemoveAll(filepath.Join(dataDir, "index")); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(200 * time.Millisecond) // past JetStream's window

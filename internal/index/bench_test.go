@@ -33,7 +33,7 @@ func benchApply(b *testing.B, batch int) {
 	evs := benchEvents(b.N)
 	now := time.Now()
 
-	x, err := Open(filepath.Join(b.TempDir(), "index.db"))
+	x, err := Open(filepath.Join(b.TempDir(), "index"))
 	if err != nil {
 		b.Fatal(err)
 	}

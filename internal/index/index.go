@@ -19,6 +19,8 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -35,10 +37,6 @@ var (
 	bucketSessions = []byte("sessions") // session key → SessionState
 	bucketMeta     = []byte("meta")
 	keyApplied     = []byte("applied") // last sequence applied to the state
-
-	// Buckets of the format before the id set: ids lived in bbolt. Open
-	// drops them; the id set then rebuilds from the log.
-	legacyBuckets = [][]byte{[]byte("ids"), []byte("by_seq")}
 )
 
 // ErrNotFound means the index holds no such entry.
@@ -61,12 +59,16 @@ type Options struct {
 	IDFlushSize int
 }
 
-// Open opens or creates the index at path (the bbolt file; the id set lives
-// in the directory path + ".ids").
-func Open(path string) (*Index, error) { return OpenWith(path, Options{}) }
+// Open opens or creates the index in directory dir: the state in
+// dir/state.db (bbolt), the ids in dir/ids.
+func Open(dir string) (*Index, error) { return OpenWith(dir, Options{}) }
 
 // OpenWith is Open with options.
-func OpenWith(path string, opts Options) (*Index, error) {
+func OpenWith(dir string, opts Options) (*Index, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("open index: %w", err)
+	}
+	path := filepath.Join(dir, "state.db")
 	// The freelist is not written on every commit (it is rebuilt when the
 	// file is opened): fewer page writes per transaction.
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second, FreelistType: bolt.FreelistMapType, NoFreelistSync: true})
@@ -75,13 +77,6 @@ func OpenWith(path string, opts Options) (*Index, error) {
 	}
 	var stateApplied uint64
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range legacyBuckets {
-			if tx.Bucket(b) != nil {
-				if err := tx.DeleteBucket(b); err != nil {
-					return err
-				}
-			}
-		}
 		for _, b := range [][]byte{bucketOrders, bucketSessions, bucketMeta} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
@@ -96,7 +91,7 @@ func OpenWith(path string, opts Options) (*Index, error) {
 		db.Close()
 		return nil, fmt.Errorf("init index: %w", err)
 	}
-	ids, err := idset.Open(path+".ids", opts.IDFlushSize)
+	ids, err := idset.Open(filepath.Join(dir, "ids"), opts.IDFlushSize)
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open index ids: %w", err)

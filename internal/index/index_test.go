@@ -21,7 +21,7 @@ var (
 
 func openTest(t *testing.T) (*Index, string) {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "index.db")
+	path := filepath.Join(t.TempDir(), "index")
 	x, err := Open(path)
 	if err != nil {
 		t.Fatal(err)
@@ -185,7 +185,7 @@ func TestSweep(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			// Ids are written in runs of 3, so sweeping drops whole runs
 			// and hides the rest.
-			x, err := OpenWith(filepath.Join(t.TempDir(), "index.db"), Options{IDFlushSize: 3})
+			x, err := OpenWith(filepath.Join(t.TempDir(), "index"), Options{IDFlushSize: 3})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -310,7 +310,7 @@ func TestSessionStateNeverBackwards(t *testing.T) {
 // status (Truv order-finalized may not) counts, but does not become "the
 // event that set the current status".
 func TestOrderEventWithoutStatusDoesNotClaimIt(t *testing.T) {
-	x, err := Open(filepath.Join(t.TempDir(), "i.db"))
+	x, err := Open(filepath.Join(t.TempDir(), "index"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -382,7 +382,7 @@ func TestApplyBatchingDoesNotChangeTheResult(t *testing.T) {
 // Applied resumes from the earlier point, and applying the log again from
 // there restores the ids without counting any event twice.
 func TestResumeAfterCrash(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "index.db")
+	path := filepath.Join(t.TempDir(), "index")
 	x, err := OpenWith(path, Options{IDFlushSize: 4})
 	if err != nil {
 		t.Fatal(err)
