@@ -356,22 +356,22 @@ func (s *Server) markReady() {
 	s.logger.Info("index_ready", "applied_sequence", s.gauges.applied.Load())
 }
 
-// sweep periodically forgets index ids of events the log no longer holds.
+// sweep forgets index ids of events the log no longer holds: once at start
+// (the index does not keep the log's first sequence across restarts), then
+// every minute.
 func (s *Server) sweep(ctx context.Context) error {
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
 	for {
+		if first, _, err := s.log.Bounds(ctx); err == nil {
+			if err := s.index.Sweep(first); err != nil {
+				s.logger.Warn("index_sweep_failed", "error", err.Error())
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
-		}
-		first, _, err := s.log.Bounds(ctx)
-		if err != nil {
-			continue
-		}
-		if err := s.index.Sweep(first); err != nil {
-			s.logger.Warn("index_sweep_failed", "error", err.Error())
 		}
 	}
 }

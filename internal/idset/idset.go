@@ -306,6 +306,18 @@ func (s *Set) Close() error {
 	return err
 }
 
+// Abandon closes the set without writing the in-memory table, leaving the
+// files as a crash would (after any running merge): for recovery tests.
+func (s *Set) Abandon() {
+	s.mergeDone.Wait()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.closed {
+		s.closed = true
+		s.closeRuns()
+	}
+}
+
 func (s *Set) closeRuns() {
 	for _, r := range s.runs {
 		r.close()
