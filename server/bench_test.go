@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"math"
 	"net"
 	"net/http"
@@ -27,6 +28,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookline/hookline/adapters"
 	"github.com/hookline/hookline/adapters/truv"
 	hooklinev1 "github.com/hookline/hookline/gen/hookline/v1"
 	"github.com/hookline/hookline/internal/eventlog"
@@ -143,6 +145,71 @@ func BenchmarkIngest(b *testing.B) {
 	b.ReportMetric(benchMS(benchQuantile(noopLat, 0.99)), "noop-p99-ms")
 	b.ReportMetric(benchMS(benchQuantile(lat1k, 0.99)), "p99-ms-at-1k")
 }
+
+// BenchmarkIngestHandler is BenchmarkIngest's throughput comparison with
+// the storage taken out: the same webhook handler (read, verify, normalize,
+// de-duplication lookup, JSON answer) with an appender that stores nothing
+// and an empty index, against the no-op handler, halves alternating, same
+// generator. It shows how much of the gap to the no-op handler the handler
+// itself accounts for, and how much the JetStream append, the log reader
+// and the index add on top (BenchmarkIngest).
+//
+// Metrics: handler-req/s, noop-req/s, ratio-vs-noop.
+func BenchmarkIngestHandler(b *testing.B) {
+	a, err := truv.Factory.New(adapters.Config{Source: "default", Secrets: [][]byte{[]byte(testTruvSecret)}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	in, err := NewIngest([]*Source{{Provider: "truv", Name: "default", Adapter: a}}, &discardAppender{}, emptyIndex{}, slog.New(slog.DiscardHandler), IngestOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	in.Register(mux)
+	handlerURL := benchServe(b, mux) + "/webhooks/truv"
+	noopURL := benchNoop(b)
+	client := newBenchClient(benchConns)
+	defer client.CloseIdleConnections()
+	warm := newBenchLoad("warm", 4*benchConns)
+	full := newBenchLoad("max", b.N)
+	for _, url := range []string{noopURL, handlerURL} {
+		if _, err := benchClosedLoop(client, url, warm, benchConns); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	b.StopTimer()
+	var noop, handler time.Duration
+	for _, h := range []*benchLoad{full.slice(0, b.N/2), full.slice(b.N/2, b.N)} {
+		d, err := benchClosedLoop(client, noopURL, h, benchConns)
+		if err != nil {
+			b.Fatal(err)
+		}
+		noop += d
+		b.StartTimer()
+		d, err = benchClosedLoop(client, handlerURL, h, benchConns)
+		b.StopTimer()
+		if err != nil {
+			b.Fatal(err)
+		}
+		handler += d
+	}
+	b.ReportMetric(float64(b.N)/handler.Seconds(), "handler-req/s")
+	b.ReportMetric(float64(b.N)/noop.Seconds(), "noop-req/s")
+	b.ReportMetric(noop.Seconds()/handler.Seconds(), "ratio-vs-noop")
+}
+
+// discardAppender stores nothing and hands out sequences.
+type discardAppender struct{ seq atomic.Uint64 }
+
+func (d *discardAppender) Append(context.Context, *hooklinev1.Event) (eventlog.AppendResult, error) {
+	return eventlog.AppendResult{Sequence: d.seq.Add(1)}, nil
+}
+
+// emptyIndex knows no event.
+type emptyIndex struct{}
+
+func (emptyIndex) Lookup(string) (index.Entry, error) { return index.Entry{}, index.ErrNotFound }
 
 // BenchmarkIdleSubscribers measures the memory an idle gRPC subscription
 // costs: it opens 10 000 Subscribe streams, each filtered on its own order
@@ -782,20 +849,23 @@ func (f *benchFirstError) get() error {
 // fixed JSON body shaped like the gateway's, on a loopback port, until the
 // benchmark ends; it returns its URL.
 func benchNoop(b *testing.B) string {
+	answer := []byte(`{"request_id":"req_0000000000000_1","duplicate":false,"events":[{"id":"evt_00000000000000000000000000000000",` +
+		`"type":"EVENT_TYPE_ORDER_STATUS_CHANGED","sequence":1,"duplicate":false}]}` + "\n")
+	return benchServe(b, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(answer)
+	})) + "/webhooks/truv"
+}
+
+// benchServe serves h on a loopback port until the benchmark ends and
+// returns its base URL.
+func benchServe(b *testing.B, h http.Handler) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
 	}
-	answer := []byte(`{"request_id":"req_0000000000000_1","duplicate":false,"events":[{"id":"evt_00000000000000000000000000000000",` +
-		`"type":"EVENT_TYPE_ORDER_STATUS_CHANGED","sequence":1,"duplicate":false}]}` + "\n")
-	hs := &http.Server{
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			_, _ = io.Copy(io.Discard, r.Body)
-			w.Header().Set("Content-Type", "application/json")
-			_, _ = w.Write(answer)
-		}),
-		ReadHeaderTimeout: 5 * time.Second,
-	}
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -805,7 +875,7 @@ func benchNoop(b *testing.B) string {
 		hs.Close()
 		<-done
 	})
-	return "http://" + ln.Addr().String() + "/webhooks/truv"
+	return "http://" + ln.Addr().String()
 }
 
 // benchDial opens n gRPC connections to the test server, each connected
