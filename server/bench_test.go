@@ -101,24 +101,7 @@ func BenchmarkIngest(b *testing.B) {
 	caughtUp := func() { benchCaughtUp(b, e) }
 	caughtUp()
 
-	b.ResetTimer()
-	b.StopTimer()
-	var noop, gw time.Duration
-	for _, h := range halves {
-		d, err := benchClosedLoop(client, noopURL, h, benchConns)
-		if err != nil {
-			b.Fatal(err)
-		}
-		noop += d
-		b.StartTimer()
-		d, err = benchClosedLoop(client, gwURL, h, benchConns)
-		b.StopTimer()
-		if err != nil {
-			b.Fatal(err)
-		}
-		gw += d
-		caughtUp()
-	}
+	noop, gw := benchAlternate(b, client, noopURL, gwURL, halves, caughtUp)
 
 	gwRate := float64(b.N) / gw.Seconds()
 	noopRate := float64(b.N) / noop.Seconds()
@@ -177,26 +160,35 @@ func BenchmarkIngestHandler(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	halves := []*benchLoad{full.slice(0, b.N/2), full.slice(b.N/2, b.N)}
+	noop, handler := benchAlternate(b, client, noopURL, handlerURL, halves, func() {})
+	b.ReportMetric(float64(b.N)/handler.Seconds(), "handler-req/s")
+	b.ReportMetric(float64(b.N)/noop.Seconds(), "noop-req/s")
+	b.ReportMetric(noop.Seconds()/handler.Seconds(), "ratio-vs-noop")
+}
+
+// benchAlternate sends each load first to noopURL, then to url (timed as
+// the benchmark's own work), closed loop over benchConns connections, then
+// calls settle; it returns the total time each server took.
+func benchAlternate(b *testing.B, client *http.Client, noopURL, url string, loads []*benchLoad, settle func()) (noop, timed time.Duration) {
 	b.ResetTimer()
 	b.StopTimer()
-	var noop, handler time.Duration
-	for _, h := range []*benchLoad{full.slice(0, b.N/2), full.slice(b.N/2, b.N)} {
-		d, err := benchClosedLoop(client, noopURL, h, benchConns)
+	for _, load := range loads {
+		d, err := benchClosedLoop(client, noopURL, load, benchConns)
 		if err != nil {
 			b.Fatal(err)
 		}
 		noop += d
 		b.StartTimer()
-		d, err = benchClosedLoop(client, handlerURL, h, benchConns)
+		d, err = benchClosedLoop(client, url, load, benchConns)
 		b.StopTimer()
 		if err != nil {
 			b.Fatal(err)
 		}
-		handler += d
+		timed += d
+		settle()
 	}
-	b.ReportMetric(float64(b.N)/handler.Seconds(), "handler-req/s")
-	b.ReportMetric(float64(b.N)/noop.Seconds(), "noop-req/s")
-	b.ReportMetric(noop.Seconds()/handler.Seconds(), "ratio-vs-noop")
+	return noop, timed
 }
 
 // discardAppender stores nothing and hands out sequences.

@@ -48,11 +48,17 @@ type testEnv struct {
 type envOptions struct {
 	logOpts eventlog.Options
 	cfg     func(*Config)
+	// dir holds the log and the index; empty: a new temporary directory.
+	// Set it to start a server on a store left by an earlier one.
+	dir string
 }
 
 func newTestEnv(t testing.TB, eo envOptions) *testEnv {
 	t.Helper()
-	dir := t.TempDir()
+	dir := eo.dir
+	if dir == "" {
+		dir = t.TempDir()
+	}
 	lo := eo.logOpts
 	lo.DataDir = dir
 	lg, err := eventlog.Open(context.Background(), lo)

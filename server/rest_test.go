@@ -359,7 +359,7 @@ func TestRESTCursorOutOfRange(t *testing.T) {
 	last := e.deliverAll(t, rounds(0, 2)...)
 	e.waitApplied(t, last)
 	const first = 8
-	purgeBefore(t, e, first)
+	purgeBefore(t, e.log, first)
 
 	cases := []struct {
 		name     string

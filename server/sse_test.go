@@ -237,7 +237,7 @@ func TestSSEErrors(t *testing.T) {
 	last := e.deliverAll(t, rounds(0, 2)...)
 	e.waitApplied(t, last)
 	const first = 8
-	purgeBefore(t, e, first)
+	purgeBefore(t, e.log, first)
 	invalid := &errdetails.ErrorInfo{Reason: ReasonInvalidArgument, Domain: ErrorDomain}
 	tests := []struct {
 		name        string

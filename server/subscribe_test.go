@@ -18,6 +18,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	hooklinev1 "github.com/hookline/hookline/gen/hookline/v1"
+	"github.com/hookline/hookline/internal/eventlog"
 	"github.com/hookline/hookline/internal/fanout"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -609,9 +610,9 @@ func TestSubscribeResumeRandomized(t *testing.T) {
 
 // purgeBefore removes every event below seq from the log's stream, as
 // retention would.
-func purgeBefore(t testing.TB, e *testEnv, seq uint64) {
+func purgeBefore(t testing.TB, lg *eventlog.Log, seq uint64) {
 	t.Helper()
-	nc, err := nats.Connect("", nats.InProcessServer(e.log.Server()))
+	nc, err := nats.Connect("", nats.InProcessServer(lg.Server()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -627,7 +628,7 @@ func purgeBefore(t testing.TB, e *testEnv, seq uint64) {
 	if err := stream.Purge(t.Context(), jetstream.WithPurgeSequence(seq)); err != nil {
 		t.Fatal(err)
 	}
-	if first, _, err := e.log.Bounds(t.Context()); err != nil || first != seq {
+	if first, _, err := lg.Bounds(t.Context()); err != nil || first != seq {
 		t.Fatalf("after purge first sequence = %d, %v; want %d", first, err, seq)
 	}
 }
@@ -654,7 +655,7 @@ func TestSubscribeCursorOutOfRange(t *testing.T) {
 	last := e.deliverAll(t, rounds(0, 2)...)
 	e.waitApplied(t, last)
 	const first = 8
-	purgeBefore(t, e, first)
+	purgeBefore(t, e.log, first)
 
 	tests := []struct {
 		name  string
