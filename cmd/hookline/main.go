@@ -190,6 +190,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer idx.Close()
+	if why := idx.Recovered(); why != "" {
+		logger.Warn("index_ids_discarded", "reason", why, "action", "rebuilding from the log")
+	}
 
 	srv, err := server.New(server.Config{
 		Log: log, Index: idx, Sources: sources, Logger: logger, OpenAPI: hookline.OpenAPI,

@@ -403,6 +403,10 @@ func (s *Set) merge(id uint64, inputs []*run, floor uint64) {
 
 var errClosed = errors.New("idset: closed")
 
+// ErrCorrupt means a run file failed its checks (size or checksum) when the
+// set was opened.
+var ErrCorrupt = errors.New("damaged run file")
+
 // key is the 16 bytes an id is stored under: the hex digits of an
 // `evt_<32 hex>` id, else the first 16 bytes of the id's SHA-256.
 type key [16]byte

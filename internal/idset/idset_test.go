@@ -1,6 +1,7 @@
 package idset
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -237,13 +238,13 @@ func TestOpenRejectsDamagedRunsAndCleansTemporaryFiles(t *testing.T) {
 	if err := os.WriteFile(runs[0], data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Open(dir, 10); err == nil || !strings.Contains(err.Error(), "checksum") {
+	if _, err := Open(dir, 10); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "checksum") {
 		t.Errorf("Open with a damaged run: %v, want a checksum error", err)
 	}
 	if err := os.WriteFile(runs[0], data[:len(data)-5], 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Open(dir, 10); err == nil || !strings.Contains(err.Error(), "size") {
+	if _, err := Open(dir, 10); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "size") {
 		t.Errorf("Open with a truncated run: %v, want a size error", err)
 	}
 }

@@ -250,7 +250,7 @@ func openRun(path string) (*run, error) {
 	r, err := readRun(f, path)
 	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("idset: %s: %w", filepath.Base(path), err)
+		return nil, fmt.Errorf("idset: %s: %w: %w", filepath.Base(path), ErrCorrupt, err)
 	}
 	return r, nil
 }

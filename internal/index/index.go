@@ -48,9 +48,14 @@ type Index struct {
 	ids *idset.Set
 	// applied is the last sequence applied to both the ids and the state;
 	// idsAdded the last one given to the id set.
-	applied  atomic.Uint64
-	idsAdded uint64 // guarded by the caller's serial Apply calls
+	applied   atomic.Uint64
+	idsAdded  uint64 // guarded by the caller's serial Apply calls
+	recovered string
 }
+
+// Recovered says why Open discarded the stored ids (a damaged file), or is
+// empty. The index then rebuilds them from the start of the log.
+func (x *Index) Recovered() string { return x.recovered }
 
 // Options tune an Index. The zero value is the production default.
 type Options struct {
@@ -91,12 +96,23 @@ func OpenWith(dir string, opts Options) (*Index, error) {
 		db.Close()
 		return nil, fmt.Errorf("init index: %w", err)
 	}
-	ids, err := idset.Open(filepath.Join(dir, "ids"), opts.IDFlushSize)
+	idsDir := filepath.Join(dir, "ids")
+	ids, err := idset.Open(idsDir, opts.IDFlushSize)
+	var recovered string
+	if errors.Is(err, idset.ErrCorrupt) {
+		// The ids are a projection of the log: start them afresh, and
+		// Applied sends the caller back to the start of the log to add them
+		// again (the state skips what it has applied).
+		recovered = err.Error()
+		if err = os.RemoveAll(idsDir); err == nil {
+			ids, err = idset.Open(idsDir, opts.IDFlushSize)
+		}
+	}
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open index ids: %w", err)
 	}
-	x := &Index{db: db, ids: ids, idsAdded: ids.Applied()}
+	x := &Index{db: db, ids: ids, idsAdded: ids.Applied(), recovered: recovered}
 	x.applied.Store(min(stateApplied, x.idsAdded))
 	return x, nil
 }

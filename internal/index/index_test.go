@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -511,5 +512,54 @@ func TestRandomCrashesAndRestarts(t *testing.T) {
 	got := takeSnapshot(t, x, nil, orders, nil)
 	if diff := cmp.Diff(want, got, protocmp.Transform()); diff != "" {
 		t.Errorf("state after crashes and restarts differs from one clean pass (-clean +crashed):\n%s", diff)
+	}
+}
+
+// A damaged id file does not stop the gateway: Open discards the ids, says
+// so, and sends the caller back to the start of the log, which restores them
+// without counting any event twice in the state.
+func TestDamagedIDsAreRebuiltFromTheLog(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "index")
+	x, err := OpenWith(dir, Options{IDFlushSize: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var batch []*hooklinev1.Event
+	var ids []string
+	for seq := uint64(1); seq <= 10; seq++ {
+		batch = append(batch, orderEv(seq, "o1", hooklinev1.OrderStatus_ORDER_STATUS_PENDING, int(seq)))
+		ids = append(ids, fmt.Sprintf("evt_%d", seq))
+	}
+	if err := x.Apply(batch); err != nil {
+		t.Fatal(err)
+	}
+	want := takeSnapshot(t, x, ids, []string{"o1"}, nil)
+	if err := x.Close(); err != nil {
+		t.Fatal(err)
+	}
+	runs, err := filepath.Glob(filepath.Join(dir, "ids", "*.run"))
+	if err != nil || len(runs) == 0 {
+		t.Fatalf("no run files: %v", err)
+	}
+	if err := os.WriteFile(runs[0], []byte("not a run"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	x, err = OpenWith(dir, Options{IDFlushSize: 4})
+	if err != nil {
+		t.Fatalf("Open with a damaged id file: %v", err)
+	}
+	defer x.Close()
+	if x.Recovered() == "" {
+		t.Error("Recovered() is empty after discarding the ids")
+	}
+	if applied, _ := x.Applied(); applied != 0 {
+		t.Fatalf("Applied = %d, want 0 (replay the log)", applied)
+	}
+	if err := x.Apply(batch); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, takeSnapshot(t, x, ids, []string{"o1"}, nil), protocmp.Transform()); diff != "" {
+		t.Errorf("index after rebuilding the ids differs (-before +after):\n%s", diff)
 	}
 }
