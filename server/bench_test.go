@@ -201,7 +201,9 @@ func (d *discardAppender) Append(context.Context, *hooklinev1.Event) (eventlog.A
 // emptyIndex knows no event.
 type emptyIndex struct{}
 
-func (emptyIndex) Lookup(string) (index.Entry, error) { return index.Entry{}, index.ErrNotFound }
+func (emptyIndex) Recent(string, time.Time) (index.Entry, error) {
+	return index.Entry{}, index.ErrNotFound
+}
 
 // BenchmarkIdleSubscribers measures the memory an idle gRPC subscription
 // costs: it opens 10 000 Subscribe streams, each filtered on its own order
@@ -545,22 +547,27 @@ const benchDedupIDs = 200_000
 //     set's in-memory table is bounded, 65 536 ids, and present in both
 //     halves; what grows per id is its Bloom filters and fence keys). Its
 //     records live in files read through the page cache, outside the Go
-//     heap; index-disk-bytes/id is the size of its files per id.
+//     heap; index-disk-bytes/id is the size of its files per id. The same
+//     again with events received 200 h ago, beyond the 96 h horizon, whose
+//     runs keep no Bloom filter: index-old-heap-bytes/id.
 //
-// Metrics: js-window-bytes/id, index-heap-bytes/id, index-disk-bytes/id,
-// ratio-index-vs-js (heap bytes per id of the index over those of the
-// window).
+// Metrics: js-window-bytes/id, index-heap-bytes/id, index-old-heap-bytes/id,
+// index-disk-bytes/id, ratio-index-vs-js (heap bytes per id of the index
+// over those of the window).
 func BenchmarkDedupMemory(b *testing.B) {
-	var js, heap, disk float64
+	var js, heap, disk, old float64
 	for b.Loop() {
 		js += benchJetStreamWindowBytes(b, benchDedupIDs)
-		h, d := benchIndexBytes(b, benchDedupIDs)
+		h, d := benchIndexBytes(b, benchDedupIDs, 0)
 		heap += h
 		disk += d
+		h, _ = benchIndexBytes(b, benchDedupIDs, 200*time.Hour)
+		old += h
 	}
 	n := float64(b.N)
 	b.ReportMetric(js/n, "js-window-bytes/id")
 	b.ReportMetric(heap/n, "index-heap-bytes/id")
+	b.ReportMetric(old/n, "index-old-heap-bytes/id")
 	b.ReportMetric(disk/n, "index-disk-bytes/id")
 	b.ReportMetric(heap/js, "ratio-index-vs-js")
 }
@@ -619,10 +626,11 @@ func benchJetStreamWindowBytes(b *testing.B, n int) float64 {
 }
 
 // benchIndexBytes returns the live heap per id that n more events add to an
-// index already holding n, and the size of its files per id at the end.
-func benchIndexBytes(b *testing.B, n int) (heap, disk float64) {
+// index already holding n, and the size of its files per id at the end. The
+// index's de-duplication horizon is 96 h; the events were received age ago.
+func benchIndexBytes(b *testing.B, n int, age time.Duration) (heap, disk float64) {
 	dir := b.TempDir()
-	idx, err := index.Open(filepath.Join(dir, "index"))
+	idx, err := index.OpenWith(filepath.Join(dir, "index"), index.Options{DedupHorizon: 96 * time.Hour})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -632,6 +640,7 @@ func benchIndexBytes(b *testing.B, n int) (heap, disk float64) {
 		for i := from; i < from+n; i++ {
 			ev := benchEvent(i)
 			ev.Sequence = uint64(i + 1)
+			ev.ReceiveTime = timestamppb.New(ev.GetReceiveTime().AsTime().Add(-age))
 			batch = append(batch, ev)
 			if len(batch) == cap(batch) || i == from+n-1 {
 				if err := idx.Apply(batch); err != nil {

@@ -27,7 +27,9 @@ type EventAppender interface {
 // IDIndex finds events already stored, over the long de-duplication horizon.
 // *index.Index implements it.
 type IDIndex interface {
-	Lookup(id string) (index.Entry, error)
+	// Recent returns the entry of an event id received at or after since,
+	// or index.ErrNotFound.
+	Recent(id string, since time.Time) (index.Entry, error)
 }
 
 var (
@@ -271,12 +273,12 @@ func (in *Ingest) handle(r *http.Request, src *Source, reqID string, start time.
 // concurrent copies atomically.
 func (in *Ingest) store(ctx context.Context, ev *hooklinev1.Event) (AcceptedEvent, error) {
 	ae := AcceptedEvent{ID: ev.GetId(), Type: ev.GetType().String()}
-	entry, err := in.idx.Lookup(ev.GetId())
+	entry, err := in.idx.Recent(ev.GetId(), in.opts.Now().Add(-in.opts.DedupHorizon))
 	switch {
-	case err == nil && in.opts.Now().Sub(entry.ReceiveTime) < in.opts.DedupHorizon:
+	case err == nil:
 		ae.Sequence, ae.Duplicate = entry.Sequence, true
 		return ae, nil
-	case err != nil && !errors.Is(err, index.ErrNotFound):
+	case !errors.Is(err, index.ErrNotFound):
 		return ae, fmt.Errorf("dedup lookup: %w", err)
 	}
 	res, err := in.log.Append(ctx, ev)

@@ -47,6 +47,7 @@ type EventLog interface {
 // implements it.
 type StateIndex interface {
 	IDIndex
+	Lookup(id string) (index.Entry, error)
 	Applied() (uint64, error)
 	Apply(evs []*hooklinev1.Event) error
 	Sweep(firstSeq uint64) error

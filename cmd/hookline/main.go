@@ -185,7 +185,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	// The event log closes last: it drains and stops the embedded server.
 	defer log.Close()
-	idx, err := index.Open(filepath.Join(o.dataDir, "index"))
+	idx, err := index.OpenWith(filepath.Join(o.dataDir, "index"), index.Options{DedupHorizon: o.dedupHorizon})
 	if err != nil {
 		return err
 	}

@@ -24,7 +24,7 @@ func BenchmarkAdd(b *testing.B) {
 	for i := range ids {
 		ids[i] = eventID(rng)
 	}
-	s, err := Open(filepath.Join(b.TempDir(), "ids"), 0)
+	s, err := Open(filepath.Join(b.TempDir(), "ids"), Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -80,7 +80,7 @@ func BenchmarkAdd(b *testing.B) {
 // absent ids (every new delivery) and present ids (a retry), each op one
 // lookup.
 func BenchmarkLookup(b *testing.B) {
-	s, err := Open(filepath.Join(b.TempDir(), "ids"), 0)
+	s, err := Open(filepath.Join(b.TempDir(), "ids"), Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -6,10 +6,14 @@
 // in-memory table; when the table holds FlushSize ids it is written, sorted,
 // as an immutable run file. Runs of similar size are merged in the
 // background, four at a time, so a set of n ids has about 3·log4(n/FlushSize)
-// runs. Each run keeps a Bloom filter (10 bits per id) and one key per 4 KiB
-// block in memory; its records stay on disk and are read through the page
-// cache. A lookup checks the table, then the runs from newest to oldest:
-// the Bloom filter answers most misses, and a hit costs one 4 KiB read.
+// runs. Each run keeps one key per 4 KiB block in memory, and a Bloom filter
+// (10 bits per id) while it holds ids received within Options.FilterAge; its
+// records stay on disk and are read through the page cache. A lookup checks
+// the table, then the runs from newest to oldest: the Bloom filter answers
+// most misses, and a hit (or a run without a filter) costs one 4 KiB read.
+// LookupSince skips the runs whose newest id is older than a given time, so
+// de-duplication over a horizon never reads a run without a filter; heap
+// then grows with the ids inside the horizon, not with all the ids kept.
 //
 // Writing a run is sequential, where a B-tree rewrites a page for almost
 // every random key it inserts; that is the reason for this package (see
@@ -26,11 +30,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Entry is what the set knows of an id.
@@ -46,6 +52,19 @@ type Entry struct {
 // about 4 MiB of heap, written as a 2 MiB run.
 const DefaultFlushSize = 1 << 16
 
+// Options tune a Set. The zero value is valid.
+type Options struct {
+	// FlushSize is how many ids the in-memory table holds before it is
+	// written as a run. Default DefaultFlushSize.
+	FlushSize int
+	// FilterAge: a run whose newest id was received longer ago than this
+	// drops its Bloom filter (LookupSince past that age does not read it,
+	// Lookup reads it without the filter). 0 keeps every filter.
+	FilterAge time.Duration
+	// Now returns the current time. Default time.Now.
+	Now func() time.Time
+}
+
 // mergeFanIn is how many runs of one size class are merged into one.
 const mergeFanIn = 4
 
@@ -53,6 +72,8 @@ const mergeFanIn = 4
 type Set struct {
 	dir       string
 	flushSize int
+	filterAge time.Duration
+	now       func() time.Time
 
 	mu       sync.RWMutex
 	mem      map[key]Entry
@@ -68,16 +89,18 @@ type Set struct {
 	flushMu   sync.Mutex // one Flush at a time
 }
 
-// Open opens or creates the set in dir. flushSize ≤ 0 means
-// DefaultFlushSize.
-func Open(dir string, flushSize int) (*Set, error) {
-	if flushSize <= 0 {
-		flushSize = DefaultFlushSize
+// Open opens or creates the set in dir.
+func Open(dir string, opts Options) (*Set, error) {
+	if opts.FlushSize <= 0 {
+		opts.FlushSize = DefaultFlushSize
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("idset: %w", err)
 	}
-	s := &Set{dir: dir, flushSize: flushSize, mem: map[key]Entry{}}
+	s := &Set{dir: dir, flushSize: opts.FlushSize, filterAge: opts.FilterAge, now: opts.Now, mem: map[key]Entry{}}
 	names, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("idset: %w", err)
@@ -99,7 +122,22 @@ func Open(dir string, flushSize int) (*Set, error) {
 		}
 	}
 	s.sortRuns()
+	s.dropOldFiltersLocked()
 	return s, nil
+}
+
+// dropOldFiltersLocked releases the Bloom filters of runs whose newest id
+// is older than filterAge.
+func (s *Set) dropOldFiltersLocked() {
+	if s.filterAge <= 0 {
+		return
+	}
+	limit := s.now().Add(-s.filterAge).UnixNano()
+	for _, r := range s.runs {
+		if r.maxRecv < limit {
+			r.bloom = nil
+		}
+	}
 }
 
 // sortRuns orders the runs newest first: by their highest sequence (runs
@@ -148,6 +186,13 @@ func (s *Set) Add(id string, e Entry) error {
 
 // Lookup returns the entry of id; ok is false when the set does not hold it.
 func (s *Set) Lookup(id string) (e Entry, ok bool, err error) {
+	return s.LookupSince(id, math.MinInt64)
+}
+
+// LookupSince is Lookup for ids received at or after since (Unix
+// nanoseconds): it skips the runs whose newest id is older, and may return
+// ids older than since from the runs it reads.
+func (s *Set) LookupSince(id string, since int64) (e Entry, ok bool, err error) {
 	k := keyOf(id)
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -158,6 +203,9 @@ func (s *Set) Lookup(id string) (e Entry, ok bool, err error) {
 		return e, true, nil
 	}
 	for _, r := range s.runs {
+		if r.maxRecv < since {
+			continue
+		}
 		e, ok, err := r.lookup(k)
 		if err != nil {
 			return Entry{}, false, err
@@ -243,6 +291,7 @@ func (s *Set) Flush() error {
 	if r != nil {
 		s.runs = append([]*run{r}, s.runs...)
 	}
+	s.dropOldFiltersLocked()
 	// What was written leaves the table; ids added or changed during the
 	// write stay for the next run.
 	for _, rec := range snap {
@@ -394,6 +443,7 @@ func (s *Set) merge(id uint64, inputs []*run, floor uint64) {
 	}
 	runs = append(runs, s.runs[i+len(inputs):]...)
 	s.runs = runs
+	s.dropOldFiltersLocked()
 	for _, r := range inputs {
 		r.close()
 		_ = os.Remove(r.path)

@@ -13,7 +13,7 @@ import (
 
 func openSet(t *testing.T, dir string, flushSize int) *Set {
 	t.Helper()
-	s, err := Open(dir, flushSize)
+	s, err := Open(dir, Options{FlushSize: flushSize})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,13 +238,13 @@ func TestOpenRejectsDamagedRunsAndCleansTemporaryFiles(t *testing.T) {
 	if err := os.WriteFile(runs[0], data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Open(dir, 10); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "checksum") {
+	if _, err := Open(dir, Options{FlushSize: 10}); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "checksum") {
 		t.Errorf("Open with a damaged run: %v, want a checksum error", err)
 	}
 	if err := os.WriteFile(runs[0], data[:len(data)-5], 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Open(dir, 10); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "size") {
+	if _, err := Open(dir, Options{FlushSize: 10}); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "size") {
 		t.Errorf("Open with a truncated run: %v, want a size error", err)
 	}
 }
@@ -304,5 +304,73 @@ func TestConcurrentAddAndLookup(t *testing.T) {
 		if _, _, err := s.Lookup(ids[lookups%len(ids)]); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// Runs whose ids all left the filter age drop their Bloom filters:
+// LookupSince past that age does not read them at all, Lookup still finds
+// their ids (without the filter), and the filters' heap is released.
+func TestOldRunsDropTheirFilters(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	dir := t.TempDir()
+	s, err := Open(dir, Options{FlushSize: 10, FilterAge: time.Hour, Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	rng := rand.New(rand.NewPCG(6, 6))
+	add := func(n int, first uint64, at time.Time) []string {
+		var ids []string
+		for i := range n {
+			id := eventID(rng)
+			if err := s.Add(id, Entry{Sequence: first + uint64(i), ReceiveNanos: at.UnixNano()}); err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	old := add(10, 1, now.Add(-2*time.Hour)) // one run, received two hours ago
+	recent := add(10, 11, now)               // one run, received now
+	waitMerged(s)
+	filters := 0
+	for _, r := range s.runs {
+		if r.bloom != nil {
+			filters++
+		}
+	}
+	if filters != 1 || s.Runs() != 2 {
+		t.Fatalf("%d runs, %d with a filter; want 2 runs, only the recent one filtered", s.Runs(), filters)
+	}
+	since := now.Add(-time.Hour).UnixNano()
+	for _, id := range old {
+		if _, ok, err := s.LookupSince(id, since); err != nil || ok {
+			t.Fatalf("LookupSince found an id older than the horizon (%v, %v)", ok, err)
+		}
+		if _, ok, err := s.Lookup(id); err != nil || !ok {
+			t.Fatalf("Lookup lost an old id (%v, %v)", ok, err)
+		}
+	}
+	for _, id := range recent {
+		if _, ok, err := s.LookupSince(id, since); err != nil || !ok {
+			t.Fatalf("LookupSince lost a recent id (%v, %v)", ok, err)
+		}
+	}
+	// The receive time survives a restart, and so does the decision.
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(dir, Options{FlushSize: 10, FilterAge: time.Hour, Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range s.runs {
+		if (r.bloom != nil) != (r.maxRecv >= since) {
+			t.Errorf("after reopen: run %d (newest id at %v) has filter=%v", r.id, time.Unix(0, r.maxRecv), r.bloom != nil)
+		}
+	}
+	if _, ok, err := s.Lookup(old[0]); err != nil || !ok {
+		t.Errorf("after reopen: Lookup lost an old id (%v, %v)", ok, err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"hash/crc32"
 	"io"
 	"iter"
+	"math"
 	"math/bits"
 	"os"
 	"path/filepath"
@@ -19,8 +20,9 @@ import (
 
 // A run file:
 //
-//	header   64 bytes: magic, format fields (little endian), CRC-32C of the
-//	         header's first 56 bytes, the Bloom filter and the fence
+//	header   64 bytes: magic, format fields (little endian, among them the
+//	         newest receive time), CRC-32C of the header's first 56 bytes,
+//	         the Bloom filter and the fence
 //	records  count × 32 bytes, sorted by key: key(16) seq(8) receive nanos(8)
 //	bloom    bloomBlocks × 64 bytes
 //	fence    one key per block of blockRecords records
@@ -51,7 +53,8 @@ type run struct {
 	count   uint64
 	minSeq  uint64
 	maxSeq  uint64
-	bloom   []uint64 // blocks of 8 words (512 bits)
+	maxRecv int64    // newest receive time, Unix nanoseconds
+	bloom   []uint64 // blocks of 8 words (512 bits); nil once dropped
 	fence   []key
 	merging bool // guarded by Set.mu
 }
@@ -76,7 +79,7 @@ var blockPool = sync.Pool{New: func() any { b := make([]byte, blockRecords*recor
 
 // lookup finds k in the run.
 func (r *run) lookup(k key) (Entry, bool, error) {
-	if !bloomHas(r.bloom, k) {
+	if r.bloom != nil && !bloomHas(r.bloom, k) {
 		return Entry{}, false, nil
 	}
 	// The block whose first key is the last one ≤ k.
@@ -157,7 +160,7 @@ func writeRun(dir string, id uint64, hint int, recs iter.Seq[record]) (r *run, e
 			os.Remove(tmp)
 		}
 	}()
-	r = &run{id: id, path: path, bloom: make([]uint64, bloomBlocks(max(hint, 1))*8), minSeq: ^uint64(0)}
+	r = &run{id: id, path: path, bloom: make([]uint64, bloomBlocks(max(hint, 1))*8), minSeq: ^uint64(0), maxRecv: math.MinInt64}
 	w := bufio.NewWriterSize(f, 1<<20)
 	if _, err := w.Write(make([]byte, headerSize)); err != nil {
 		return nil, fmt.Errorf("idset: write run: %w", err)
@@ -175,6 +178,7 @@ func writeRun(dir string, id uint64, hint int, recs iter.Seq[record]) (r *run, e
 		r.count++
 		r.minSeq = min(r.minSeq, rec.Sequence)
 		r.maxSeq = max(r.maxSeq, rec.Sequence)
+		r.maxRecv = max(r.maxRecv, rec.ReceiveNanos)
 	}
 	if r.count == 0 {
 		f.Close()
@@ -224,6 +228,7 @@ func (r *run) encodeHeader(tail []byte) []byte {
 	le.PutUint64(h[24:], r.minSeq)
 	le.PutUint64(h[32:], r.maxSeq)
 	le.PutUint64(h[40:], uint64(len(r.bloom)/8))
+	le.PutUint64(h[48:], uint64(r.maxRecv))
 	crc := crc32.Update(crc32.Checksum(h[:56], crcTable), crcTable, tail)
 	le.PutUint32(h[56:], crc)
 	return h
@@ -266,7 +271,7 @@ func readRun(f *os.File, path string) (*run, error) {
 	le := binary.LittleEndian
 	r := &run{
 		path: path, f: f, id: le.Uint64(h[8:]), count: le.Uint64(h[16:]),
-		minSeq: le.Uint64(h[24:]), maxSeq: le.Uint64(h[32:]),
+		minSeq: le.Uint64(h[24:]), maxSeq: le.Uint64(h[32:]), maxRecv: int64(le.Uint64(h[48:])),
 	}
 	if name := strings.TrimSuffix(filepath.Base(path), runSuffix); name != fmt.Sprintf("%016x", r.id) {
 		return nil, fmt.Errorf("file name does not match run %s", strconv.FormatUint(r.id, 16))

@@ -62,6 +62,10 @@ type Options struct {
 	// IDFlushSize is how many ids the id set holds in memory before it
 	// writes them as a run (idset.DefaultFlushSize when 0).
 	IDFlushSize int
+	// DedupHorizon is the longest look-back of Recent. Ids received before
+	// it keep no Bloom filter in memory: GetEvent still finds them (Lookup),
+	// at the cost of a 4 KiB read per run. 0 keeps every filter.
+	DedupHorizon time.Duration
 }
 
 // Open opens or creates the index in directory dir: the state in
@@ -97,7 +101,8 @@ func OpenWith(dir string, opts Options) (*Index, error) {
 		return nil, fmt.Errorf("init index: %w", err)
 	}
 	idsDir := filepath.Join(dir, "ids")
-	ids, err := idset.Open(idsDir, opts.IDFlushSize)
+	idOpts := idset.Options{FlushSize: opts.IDFlushSize, FilterAge: opts.DedupHorizon}
+	ids, err := idset.Open(idsDir, idOpts)
 	var recovered string
 	if errors.Is(err, idset.ErrCorrupt) {
 		// The ids are a projection of the log: start them afresh, and
@@ -105,7 +110,7 @@ func OpenWith(dir string, opts Options) (*Index, error) {
 		// again (the state skips what it has applied).
 		recovered = err.Error()
 		if err = os.RemoveAll(idsDir); err == nil {
-			ids, err = idset.Open(idsDir, opts.IDFlushSize)
+			ids, err = idset.Open(idsDir, idOpts)
 		}
 	}
 	if err != nil {
@@ -138,7 +143,21 @@ type Entry struct {
 
 // Lookup returns the entry of an event id, or ErrNotFound.
 func (x *Index) Lookup(id string) (Entry, error) {
-	e, ok, err := x.ids.Lookup(id)
+	return x.entry(x.ids.Lookup(id))
+}
+
+// Recent returns the entry of an event id received at or after since, or
+// ErrNotFound: the de-duplication lookup, which only reads ids inside the
+// horizon.
+func (x *Index) Recent(id string, since time.Time) (Entry, error) {
+	e, err := x.entry(x.ids.LookupSince(id, since.UnixNano()))
+	if err == nil && e.ReceiveTime.Before(since) {
+		return Entry{}, ErrNotFound
+	}
+	return e, err
+}
+
+func (x *Index) entry(e idset.Entry, ok bool, err error) (Entry, error) {
 	switch {
 	case err != nil:
 		return Entry{}, err

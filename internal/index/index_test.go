@@ -563,3 +563,37 @@ func TestDamagedIDsAreRebuiltFromTheLog(t *testing.T) {
 		t.Errorf("index after rebuilding the ids differs (-before +after):\n%s", diff)
 	}
 }
+
+// Recent, the de-duplication lookup, finds only ids received inside the
+// horizon; Lookup (GetEvent) finds every id the index holds, also from runs
+// that dropped their Bloom filter.
+func TestRecentLooksOnlyInsideTheHorizon(t *testing.T) {
+	x, err := OpenWith(filepath.Join(t.TempDir(), "index"), Options{IDFlushSize: 2, DedupHorizon: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	// orderEv receives event seq at `received` + seq seconds, in 2026; the
+	// horizon is measured from now, so all of them are far older than an
+	// hour and their runs keep no filter.
+	batch := []*hooklinev1.Event{
+		orderEv(1, "o1", hooklinev1.OrderStatus_ORDER_STATUS_PENDING, 1),
+		orderEv(2, "o1", hooklinev1.OrderStatus_ORDER_STATUS_SENT, 2),
+		orderEv(3, "o1", hooklinev1.OrderStatus_ORDER_STATUS_COMPLETED, 3),
+	}
+	if err := x.Apply(batch); err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range batch {
+		at := ev.GetReceiveTime().AsTime()
+		if _, err := x.Recent(ev.GetId(), at.Add(time.Second)); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Recent(%s) since after its receipt: %v, want ErrNotFound", ev.GetId(), err)
+		}
+		if e, err := x.Recent(ev.GetId(), at); err != nil || e.Sequence != ev.GetSequence() {
+			t.Errorf("Recent(%s) since its receipt = %+v, %v", ev.GetId(), e, err)
+		}
+		if e, err := x.Lookup(ev.GetId()); err != nil || e.Sequence != ev.GetSequence() {
+			t.Errorf("Lookup(%s) = %+v, %v", ev.GetId(), e, err)
+		}
+	}
+}
