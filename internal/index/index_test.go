@@ -379,12 +379,12 @@ func TestApplyBatchingDoesNotChangeTheResult(t *testing.T) {
 	}
 }
 
-// After a crash the id set may hold fewer ids than the state has applied:
-// Applied resumes from the earlier point, and applying the log again from
-// there restores the ids without counting any event twice.
-func TestResumeAfterCrash(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "index")
-	x, err := OpenWith(path, Options{IDFlushSize: 4})
+// tenEventsInRunsOfFour opens an index in dir whose ids are written four at
+// a time, applies ten events of order o1 and returns the index, the events,
+// their ids and a snapshot of what the index then answers.
+func tenEventsInRunsOfFour(t *testing.T, dir string) (*Index, []*hooklinev1.Event, []string, snapshot) {
+	t.Helper()
+	x, err := OpenWith(dir, Options{IDFlushSize: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -397,7 +397,15 @@ func TestResumeAfterCrash(t *testing.T) {
 	if err := x.Apply(batch); err != nil {
 		t.Fatal(err)
 	}
-	want := takeSnapshot(t, x, ids, []string{"o1"}, nil)
+	return x, batch, ids, takeSnapshot(t, x, ids, []string{"o1"}, nil)
+}
+
+// After a crash the id set may hold fewer ids than the state has applied:
+// Applied resumes from the earlier point, and applying the log again from
+// there restores the ids without counting any event twice.
+func TestResumeAfterCrash(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "index")
+	x, batch, ids, want := tenEventsInRunsOfFour(t, path)
 	// The crash: bbolt is closed (its transactions are durable), the id
 	// set's in-memory ids are not written. (Two runs of the same size
 	// class: no merge is running.)
@@ -405,7 +413,7 @@ func TestResumeAfterCrash(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	x, err = OpenWith(path, Options{IDFlushSize: 4})
+	x, err := OpenWith(path, Options{IDFlushSize: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -520,20 +528,7 @@ func TestRandomCrashesAndRestarts(t *testing.T) {
 // without counting any event twice in the state.
 func TestDamagedIDsAreRebuiltFromTheLog(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "index")
-	x, err := OpenWith(dir, Options{IDFlushSize: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var batch []*hooklinev1.Event
-	var ids []string
-	for seq := uint64(1); seq <= 10; seq++ {
-		batch = append(batch, orderEv(seq, "o1", hooklinev1.OrderStatus_ORDER_STATUS_PENDING, int(seq)))
-		ids = append(ids, fmt.Sprintf("evt_%d", seq))
-	}
-	if err := x.Apply(batch); err != nil {
-		t.Fatal(err)
-	}
-	want := takeSnapshot(t, x, ids, []string{"o1"}, nil)
+	x, batch, ids, want := tenEventsInRunsOfFour(t, dir)
 	if err := x.Close(); err != nil {
 		t.Fatal(err)
 	}
