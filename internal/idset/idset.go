@@ -77,7 +77,6 @@ type Set struct {
 
 	mu       sync.RWMutex
 	mem      map[key]Entry
-	memMax   uint64 // highest sequence added
 	runs     []*run // newest first
 	floor    uint64 // sequences below it are forgotten
 	nextID   uint64 // file name counter
@@ -175,7 +174,6 @@ func (s *Set) Add(id string, e Entry) error {
 	if cur, ok := s.mem[k]; !ok || e.Sequence >= cur.Sequence {
 		s.mem[k] = e
 	}
-	s.memMax = max(s.memMax, e.Sequence)
 	full := len(s.mem) >= s.flushSize
 	s.mu.Unlock()
 	if full {
@@ -230,13 +228,6 @@ func (s *Set) Applied() uint64 {
 		a = max(a, r.maxSeq)
 	}
 	return a
-}
-
-// Len returns how many ids the in-memory table holds.
-func (s *Set) Len() int {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return len(s.mem)
 }
 
 // Runs returns how many run files the set has.
