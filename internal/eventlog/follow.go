@@ -35,7 +35,9 @@ func (l *Log) Follow(ctx context.Context, after uint64, fn func([]*hooklinev1.Ev
 		return fmt.Errorf("%w: follow: %v", ErrUnavailable, err)
 	}
 	defer it.Stop()
-	batch := make([]*hooklinev1.Event, 0, maxFollowBatch)
+	// A batch is handed to fn and kept by it, so each gets its own slice;
+	// it grows as needed (live, most batches hold one event or a few).
+	var batch []*hooklinev1.Event
 	for {
 		m, err := it.Next(jetstream.NextContext(ctx))
 		if err != nil {
@@ -68,7 +70,7 @@ func (l *Log) Follow(ctx context.Context, after uint64, fn func([]*hooklinev1.Ev
 			if err := fn(batch); err != nil {
 				return err
 			}
-			batch = make([]*hooklinev1.Event, 0, maxFollowBatch)
+			batch = nil
 		}
 	}
 }

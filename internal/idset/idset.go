@@ -26,7 +26,9 @@
 package idset
 
 import (
+	"cmp"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -145,21 +147,11 @@ func (s *Set) dropOldFiltersLocked() {
 // harmless and the next merge folds them.
 func (s *Set) sortRuns() {
 	slices.SortFunc(s.runs, func(a, b *run) int {
-		if c := cmpDesc(a.maxSeq, b.maxSeq); c != 0 {
+		if c := cmp.Compare(b.maxSeq, a.maxSeq); c != 0 {
 			return c
 		}
-		return cmpDesc(a.id, b.id)
+		return cmp.Compare(b.id, a.id)
 	})
-}
-
-func cmpDesc(a, b uint64) int {
-	switch {
-	case a > b:
-		return -1
-	case a < b:
-		return 1
-	}
-	return 0
 }
 
 // Add records id. Adding an id again with the same entry changes nothing; a
@@ -464,7 +456,10 @@ func keyOf(id string) key {
 }
 
 func (k key) cmp(o key) int {
-	return strings.Compare(string(k[:]), string(o[:]))
+	if c := cmp.Compare(binary.BigEndian.Uint64(k[:8]), binary.BigEndian.Uint64(o[:8])); c != 0 {
+		return c
+	}
+	return cmp.Compare(binary.BigEndian.Uint64(k[8:]), binary.BigEndian.Uint64(o[8:]))
 }
 
 func lowerHex(s string) bool {
