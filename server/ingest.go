@@ -95,6 +95,7 @@ type Ingest struct {
 	reqIDs  requestIDs
 	bufs    sync.Pool
 	ready   *atomic.Bool // nil: always ready
+	lag     *lagWatch    // nil: no lag guard
 }
 
 // NewIngest returns the webhook handler.
@@ -180,7 +181,15 @@ func (in *Ingest) serve(w http.ResponseWriter, r *http.Request) {
 	if in.ready != nil && !in.ready.Load() {
 		// Until the index has caught up with the log, de-duplication could
 		// miss a retry; the provider retries later instead.
+		src.stats.rejected[rejectIndex(codeUnavailable)].Add(1)
 		writeError(w, reqID, webhookError{http.StatusServiceUnavailable, codeUnavailable, "starting: index catching up with the log; retry later"})
+		return
+	}
+	if in.lag != nil && in.lag.lagging.Load() {
+		// The index is further behind the log than JetStream's duplicate
+		// window reaches: a retry could slip between the two tiers.
+		src.stats.rejected[rejectIndex(codeUnavailable)].Add(1)
+		writeError(w, reqID, webhookError{http.StatusServiceUnavailable, codeUnavailable, "index lagging behind the log; retry later"})
 		return
 	}
 
@@ -286,6 +295,9 @@ func (in *Ingest) store(ctx context.Context, ev *hooklinev1.Event) (AcceptedEven
 		return ae, err
 	}
 	ae.Sequence, ae.Duplicate = res.Sequence, res.Duplicate
+	if in.lag != nil {
+		in.lag.saw(res.Sequence)
+	}
 	return ae, nil
 }
 

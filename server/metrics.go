@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"sort"
 	"sync/atomic"
+	"time"
 )
 
 // gauges the server exports besides the per-source counters.
@@ -42,6 +43,12 @@ func (s *Server) metricsHandler(w http.ResponseWriter, _ *http.Request) {
 		}
 	}
 	fmt.Fprintf(w, "# HELP hookline_index_applied_sequence Last log sequence applied to the local index.\n# TYPE hookline_index_applied_sequence gauge\nhookline_index_applied_sequence %d\n", s.gauges.applied.Load())
+	fmt.Fprintf(w, "# HELP hookline_index_lag_seconds Age of the oldest event known to be in the log and not yet applied to the index.\n# TYPE hookline_index_lag_seconds gauge\nhookline_index_lag_seconds %.3f\n", time.Duration(s.lag.lag.Load()).Seconds())
+	lagging := 0
+	if s.lag.lagging.Load() {
+		lagging = 1
+	}
+	fmt.Fprintf(w, "# HELP hookline_index_lagging 1 while webhooks get 503 because the index lags the log by more than the limit.\n# TYPE hookline_index_lagging gauge\nhookline_index_lagging %d\n", lagging)
 	fmt.Fprintf(w, "# HELP hookline_subscribers Open subscriptions.\n# TYPE hookline_subscribers gauge\nhookline_subscribers %d\n", s.gauges.subscribers.Load())
 	fmt.Fprintf(w, "# HELP hookline_subscribers_lagged_total Subscribers moved to catch-up from the log because they fell behind.\n# TYPE hookline_subscribers_lagged_total counter\nhookline_subscribers_lagged_total %d\n", s.gauges.dropped.Load())
 }

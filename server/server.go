@@ -75,6 +75,12 @@ type Config struct {
 	BookmarkInterval time.Duration
 	// ShutdownTimeout bounds the graceful stop. Default 10s.
 	ShutdownTimeout time.Duration
+	// MaxIndexLag is how far the local index may lag the log before
+	// webhooks get 503 (see lag.go). It must stay inside JetStream's
+	// duplicate window with room for the append timeout; cmd/hookline
+	// derives it from both. Default 20s (the default 30s window and 5s
+	// append timeout).
+	MaxIndexLag time.Duration
 	// OpenAPI is the OpenAPI document served at /openapi.json.
 	OpenAPI []byte
 	// Logger receives logs. Default: discard.
@@ -94,6 +100,9 @@ type Server struct {
 	gauges           gauges
 	ready            atomic.Bool
 	health           *health.Server
+	lag              lagWatch
+	maxIndexLag      time.Duration
+	lagTick          time.Duration
 	// Index queue (see queueIndex): pending is guarded by pendingMu;
 	// applyMu serializes commits; readyAt is the log's last sequence at
 	// start, which the index must reach before webhooks are accepted.
@@ -122,6 +131,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = 10 * time.Second
 	}
+	if cfg.MaxIndexLag <= 0 {
+		cfg.MaxIndexLag = 20 * time.Second
+	}
 	in, err := NewIngest(cfg.Sources, cfg.Log, cfg.Index, cfg.Logger, cfg.Ingest)
 	if err != nil {
 		return nil, err
@@ -134,12 +146,14 @@ func New(cfg Config) (*Server, error) {
 		log: cfg.Log, index: cfg.Index, ingest: in, logger: cfg.Logger,
 		bookmarkInterval: cfg.BookmarkInterval, shutdownTimeout: cfg.ShutdownTimeout,
 		openAPI: cfg.OpenAPI, health: health.NewServer(),
+		maxIndexLag: cfg.MaxIndexLag, lagTick: lagTick,
 	}
 	s.streams, s.stopStreams = context.WithCancel(context.Background())
 	s.indexKick = make(chan struct{}, 1)
 	s.hub = fanout.NewHub(applied, func() { s.gauges.dropped.Add(1) })
 	s.gauges.applied.Store(applied)
 	in.ready = &s.ready
+	in.lag = &s.lag
 	return s, nil
 }
 
@@ -186,6 +200,7 @@ func (s *Server) Run(ctx context.Context, httpLn, grpcLn net.Listener) error {
 	g.Go(func() error { return s.follow(gctx) })
 	g.Go(func() error { return s.runIndexer(gctx) })
 	g.Go(func() error { return s.sweep(gctx) })
+	g.Go(func() error { return s.watchLag(gctx) })
 	g.Go(func() error {
 		if err := gs.Serve(grpcLn); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
 			return fmt.Errorf("grpc: %w", err)
@@ -266,8 +281,9 @@ func (s *Server) follow(ctx context.Context) error {
 			return fmt.Errorf("follow: %w", err)
 		}
 		// The store went away: resume after the last published event once
-		// it is back. Appends that succeed meanwhile are still
-		// de-duplicated by JetStream's own window until the index catches up.
+		// it is back. Appends that succeed meanwhile are de-duplicated by
+		// JetStream's own window, and the lag guard (lag.go) stops ingest
+		// before the index falls further behind than that window covers.
 		s.logger.Warn("follow_interrupted", "error", err.Error())
 		if !sleepCtx(ctx, time.Second) {
 			return nil
@@ -278,7 +294,8 @@ func (s *Server) follow(ctx context.Context) error {
 // Index group commit: the indexer commits what the follower queued at most
 // every indexCommitDelay, so one bbolt transaction (two fdatasyncs) covers
 // many events under load. The index lags the live feed by about that much;
-// JetStream's duplicate window (minutes) covers the lag for de-duplication,
+// JetStream's duplicate window covers the lag for de-duplication (and the
+// lag guard in lag.go refuses webhooks when the lag outgrows the window),
 // and GetEvent/GetOrder/GetSession see an event a few milliseconds after
 // subscribers do. The queue is bounded by maxPendingIndex events.
 const (
@@ -403,6 +420,10 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "index catching up with the log"})
 		return
 	}
+	if s.lag.lagging.Load() {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "index lags the log by " + s.lagString()})
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if _, _, err := s.log.Bounds(ctx); err != nil {
@@ -410,4 +431,9 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// lagString is the last measured index lag, for messages.
+func (s *Server) lagString() string {
+	return time.Duration(s.lag.lag.Load()).Round(time.Millisecond).String()
 }

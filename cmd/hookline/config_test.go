@@ -4,6 +4,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hookline/hookline/internal/config"
 )
@@ -49,8 +50,19 @@ func TestFlagsAndEnvironment(t *testing.T) {
 	if o.httpAddr != "127.0.0.1:18080" || o.grpcAddr != "127.0.0.1:19090" || o.dedupHorizon.Hours() != 96 || o.dataDir != "./data" {
 		t.Errorf("options = %+v", o)
 	}
+	if o.dupWindow != 30*time.Second || o.maxIndexLag() != 23*time.Second {
+		t.Errorf("duplicate window %s, index lag limit %s; want 30s and 23s", o.dupWindow, o.maxIndexLag())
+	}
+	// An explicit limit is taken as given, even one the window does not cover.
+	o, err = parseFlags([]string{"--config", "x", "--nats-duplicate-window", "100ms", "--max-index-lag", "1s"}, func(string) string { return "" }, os.Stderr)
+	if err != nil || o.maxIndexLag() != time.Second {
+		t.Errorf("explicit --max-index-lag: %v, limit %v", err, o)
+	}
 	bad := [][]string{
 		{"--config", "x", "--dedup-horizon", "800h"},
+		// The window must leave room for an append and the lag guard.
+		{"--config", "x", "--nats-duplicate-window", "7s", "--append-timeout", "5s"},
+		{"--config", "x", "--max-index-lag", "-1s"},
 		{"--config", "x", "--fsync", "sometimes"},
 		{},
 	}

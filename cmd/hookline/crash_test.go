@@ -32,7 +32,7 @@ type process struct {
 func startProcess(t *testing.T, bin, dataDir, cfgPath string) *process {
 	t.Helper()
 	cmd := exec.Command(bin, "--config", cfgPath, "--data-dir", dataDir, "--http-addr", "127.0.0.1:0",
-		"--grpc-addr", "127.0.0.1:0", "--log-level", "warn", "--nats-duplicate-window", "100ms")
+		"--grpc-addr", "127.0.0.1:0", "--log-level", "warn", "--nats-duplicate-window", "100ms", "--max-index-lag", "1s")
 	cmd.Env = os.Environ()
 	for k, v := range testEnv {
 		cmd.Env = append(cmd.Env, k+"="+v)

@@ -50,6 +50,7 @@ type options struct {
 	natsURL, natsCreds, natsUser, natsListen string
 	natsReplicas                             int
 	retention, dedupHorizon, dupWindow       time.Duration
+	maxLag                                   time.Duration
 	retentionBytes, maxBody                  int64
 	fsync                                    string
 	fsyncInterval, appendTimeout, bookmark   time.Duration
@@ -73,7 +74,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	fs.DurationVar(&o.retention, "retention", 30*24*time.Hour, "how long the log keeps events")
 	fs.Int64Var(&o.retentionBytes, "retention-bytes", 0, "size limit of the log in bytes; 0: none")
 	fs.DurationVar(&o.dedupHorizon, "dedup-horizon", 96*time.Hour, "how long a provider event id is remembered for de-duplication (at most --retention)")
-	fs.DurationVar(&o.dupWindow, "nats-duplicate-window", 2*time.Minute, "JetStream's own in-memory duplicate window")
+	fs.DurationVar(&o.dupWindow, "nats-duplicate-window", 30*time.Second, "JetStream's own in-memory duplicate window")
+	fs.DurationVar(&o.maxLag, "max-index-lag", 0, "webhooks get 503 while the index lags the log by more than this; 0: the longest lag de-duplication covers (--nats-duplicate-window minus --append-timeout minus 2s)")
 	fs.StringVar(&o.fsync, "fsync", "interval", "embedded store fsync policy: interval or always")
 	fs.DurationVar(&o.fsyncInterval, "fsync-interval", time.Second, "fsync period with --fsync=interval")
 	fs.Int64Var(&o.maxBody, "max-body-bytes", 1<<20, "largest accepted webhook body")
@@ -110,8 +112,28 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 		return nil, fmt.Errorf("--fsync must be interval or always, not %q", o.fsync)
 	case o.dedupHorizon > o.retention:
 		return nil, fmt.Errorf("--dedup-horizon (%s) must not exceed --retention (%s): ids are remembered only while their events are kept", o.dedupHorizon, o.retention)
+	case o.maxLag < 0:
+		return nil, errors.New("--max-index-lag must not be negative")
+	case o.maxLag == 0 && o.safeIndexLag() < time.Second:
+		return nil, fmt.Errorf("--nats-duplicate-window (%s) must exceed --append-timeout (%s) by at least 3s, so that it covers an append and the index's lag (or set --max-index-lag and accept that retries arriving while the index lags more than the window can be stored twice)", o.dupWindow, o.appendTimeout)
 	}
 	return o, nil
+}
+
+// safeIndexLag is the longest index lag de-duplication covers: what
+// JetStream's duplicate window leaves after the append timeout and the 2s
+// the lag guard may need to notice (see server/lag.go).
+func (o *options) safeIndexLag() time.Duration {
+	return o.dupWindow - o.appendTimeout - 2*time.Second
+}
+
+// maxIndexLag is the lag past which webhooks get 503: --max-index-lag, or
+// the safe lag.
+func (o *options) maxIndexLag() time.Duration {
+	if o.maxLag > 0 {
+		return o.maxLag
+	}
+	return o.safeIndexLag()
 }
 
 func newLogger(o *options, w io.Writer) (*slog.Logger, error) {
@@ -190,13 +212,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer idx.Close()
+	if o.maxIndexLag() > o.safeIndexLag() {
+		logger.Warn("dedup_gap_possible", "max_index_lag", o.maxIndexLag(), "safe_index_lag", o.safeIndexLag(),
+			"reason", "a retry arriving while the index lags more than the duplicate window covers can be stored twice")
+	}
 	if why := idx.Recovered(); why != "" {
 		logger.Warn("index_ids_discarded", "reason", why, "action", "rebuilding from the log")
 	}
 
 	srv, err := server.New(server.Config{
 		Log: log, Index: idx, Sources: sources, Logger: logger, OpenAPI: hookline.OpenAPI,
-		BookmarkInterval: o.bookmark, ShutdownTimeout: o.shutdownTimeout,
+		BookmarkInterval: o.bookmark, ShutdownTimeout: o.shutdownTimeout, MaxIndexLag: o.maxIndexLag(),
 		Ingest: server.IngestOptions{
 			MaxBodyBytes: o.maxBody, AppendTimeout: o.appendTimeout, DedupHorizon: o.dedupHorizon,
 			Aliases: registry.Aliases(),

@@ -58,7 +58,7 @@ func start(t *testing.T, dataDir, configPath string) *gateway {
 	args := []string{"--config", configPath, "--data-dir", dataDir, "--http-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0", "--log-level", "warn",
 		// A tiny JetStream window: retries after a restart can only be
 		// recognized by the (rebuilt) index.
-		"--nats-duplicate-window", "100ms"}
+		"--nats-duplicate-window", "100ms", "--max-index-lag", "1s"}
 	go func() {
 		err := run(ctx, args, func(k string) string { return testEnv[k] }, pw, io.Discard)
 		pw.CloseWithError(fmt.Errorf("run returned: %v", err))

@@ -65,7 +65,7 @@ type Options struct {
 	// MaxBytes bounds retention by size; 0 means unlimited.
 	MaxBytes int64
 	// DuplicateWindow is JetStream's own de-duplication window on the event
-	// id. Default 2 minutes.
+	// id. Default 30 seconds.
 	DuplicateWindow time.Duration
 	// SyncInterval is how often the embedded server fsyncs its files.
 	// Default 1s. SyncAlways overrides it with an fsync per append.
@@ -88,7 +88,7 @@ func (o *Options) setDefaults() {
 		o.MaxAge = 30 * 24 * time.Hour
 	}
 	if o.DuplicateWindow <= 0 {
-		o.DuplicateWindow = 2 * time.Minute
+		o.DuplicateWindow = 30 * time.Second
 	}
 	if o.SyncInterval <= 0 {
 		o.SyncInterval = time.Second
@@ -113,7 +113,7 @@ func Open(ctx context.Context, opts Options) (*Log, error) {
 		if l.ns, err = startEmbedded(opts); err != nil {
 			return nil, err
 		}
-		l.nc, err = nats.Connect("", nats.InProcessServer(l.ns), nats.Name("hookline"), nats.MaxReconnects(-1))
+		l.nc, err = nats.Connect("", nats.InProcessServer(l.ns), nats.Name("hookline"), nats.MaxReconnects(-1), noReconnectBuffer)
 	} else {
 		l.nc, err = nats.Connect(opts.URL, l.connectOptions()...)
 	}
@@ -132,8 +132,15 @@ func Open(ctx context.Context, opts Options) (*Log, error) {
 	return l, nil
 }
 
+// noReconnectBuffer makes a publish fail at once while the connection is
+// down, instead of being kept and sent after the reconnect. A kept publish
+// could reach the stream long after its delivery was answered 503 and
+// retried, later than JetStream's duplicate window reaches; a failed one
+// has a certain outcome.
+var noReconnectBuffer = nats.ReconnectBufSize(-1)
+
 func (l *Log) connectOptions() []nats.Option {
-	o := []nats.Option{nats.Name("hookline"), nats.MaxReconnects(-1), nats.ReconnectWait(500 * time.Millisecond)}
+	o := []nats.Option{nats.Name("hookline"), nats.MaxReconnects(-1), nats.ReconnectWait(500 * time.Millisecond), noReconnectBuffer}
 	switch {
 	case l.opts.CredsFile != "":
 		o = append(o, nats.UserCredentials(l.opts.CredsFile))

@@ -1,0 +1,168 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	hooklinev1 "github.com/hookline/hookline/gen/hookline/v1"
+	"github.com/hookline/hookline/internal/eventlog"
+)
+
+func TestLagWatchMeasure(t *testing.T) {
+	t0 := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	var w lagWatch
+	if lag := w.measure(at(0), 0); lag != 0 {
+		t.Fatalf("empty log: lag %s", lag)
+	}
+	w.saw(5)
+	w.saw(3) // older news changes nothing
+	if lag := w.measure(at(100), 5); lag != 0 {
+		t.Fatalf("index caught up: lag %s", lag)
+	}
+	w.saw(8)
+	steps := []struct {
+		ms      int
+		applied uint64
+		saw     uint64
+		want    time.Duration
+	}{
+		{200, 5, 0, 0},                        // 8 becomes known now
+		{300, 5, 9, 100 * time.Millisecond},   // still behind since 200
+		{400, 7, 0, 200 * time.Millisecond},   // 6-7 applied, 8 still not
+		{500, 8, 0, 200 * time.Millisecond},   // 8 applied; 9 known since 300
+		{600, 9, 0, 0},                        // caught up
+		{700, 9, 12, 0},                       // 10-12 known from now
+		{2700, 9, 0, 2000 * time.Millisecond}, // nothing applied for 2s
+		{2800, 12, 0, 0},
+	}
+	for _, st := range steps {
+		if st.saw != 0 {
+			w.saw(st.saw)
+		}
+		if lag := w.measure(at(st.ms), st.applied); lag != st.want {
+			t.Errorf("at %dms, applied %d: lag %s, want %s", st.ms, st.applied, lag, st.want)
+		}
+	}
+}
+
+// TestLagWatchMarksStayBounded: while the index stands still and the log
+// grows, the watcher keeps at most maxLagMarks marks, and merging them
+// never makes the lag look smaller than it is.
+func TestLagWatchMarksStayBounded(t *testing.T) {
+	t0 := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	var w lagWatch
+	for i := range 3 * maxLagMarks {
+		w.saw(uint64(i + 1))
+		lag := w.measure(t0.Add(time.Duration(i)*lagTick), 0)
+		if want := time.Duration(i) * lagTick; lag != want {
+			t.Fatalf("step %d: lag %s, want %s", i, lag, want)
+		}
+	}
+	if len(w.marks) > maxLagMarks {
+		t.Fatalf("%d marks kept, want at most %d", len(w.marks), maxLagMarks)
+	}
+	// Apply half of what is known: the lag may only be over-estimated.
+	n := uint64(3 * maxLagMarks)
+	now := t0.Add(time.Duration(n) * lagTick)
+	lag := w.measure(now, n/2)
+	exact := now.Sub(t0.Add(time.Duration(n/2) * lagTick)) // sequence n/2+1 became known at step n/2
+	if lag < exact || lag > exact+4*lagTick {
+		t.Errorf("after applying half: lag %s, want at least %s and close to it", lag, exact)
+	}
+}
+
+// stallingIndex is an index whose Apply can be held, to make the index
+// fall behind the log.
+type stallingIndex struct {
+	StateIndex
+	stall   atomic.Bool
+	release chan struct{}
+	once    sync.Once
+}
+
+func (ix *stallingIndex) Apply(evs []*hooklinev1.Event) error {
+	if ix.stall.Load() {
+		<-ix.release
+	}
+	return ix.StateIndex.Apply(evs)
+}
+
+func (ix *stallingIndex) unstall() { ix.once.Do(func() { close(ix.release) }) }
+
+// TestLagGuard: with JetStream's window at 100 ms and the index stalled, a
+// retry that arrives after the window can be recognized by neither tier.
+// Without the guard it is stored a second time; with it the retry gets 503
+// until the index has caught up, and is then answered as a duplicate.
+func TestLagGuard(t *testing.T) {
+	body := truvOrderBody("6aac461e7b774a38a72fd9c7c0eef8ee", "aaa192646b3c48be96651a0ff25cef85", "pending", "2024-07-11T21:40:48.424655+00:00")
+	hdr := http.Header{"Content-Type": {"application/json"}, "X-Webhook-Sign": {signTruv(testTruvSecret, body)}}
+	start := func(t *testing.T, maxLag time.Duration) (*testEnv, *stallingIndex) {
+		ix := &stallingIndex{release: make(chan struct{})}
+		e := newTestEnv(t, envOptions{
+			logOpts: eventlog.Options{DuplicateWindow: 100 * time.Millisecond},
+			cfg: func(c *Config) {
+				ix.StateIndex = c.Index
+				c.Index = ix
+				c.MaxIndexLag = maxLag
+			},
+		})
+		t.Cleanup(ix.unstall) // before the env's own cleanup stops the server
+		ix.stall.Store(true)
+		return e, ix
+	}
+
+	t.Run("without the guard a late retry is stored twice", func(t *testing.T) {
+		e, ix := start(t, time.Hour)
+		first := e.postTruv(t, body)
+		time.Sleep(300 * time.Millisecond) // let JetStream's 100 ms window pass
+		retry := e.postTruv(t, body)
+		if retry.Duplicate || retry.Events[0].Sequence == first.Events[0].Sequence {
+			t.Fatalf("retry = %+v: the stalled index and the expired window caught it, so this test no longer shows the gap", retry)
+		}
+		ix.unstall()
+	})
+
+	t.Run("with the guard", func(t *testing.T) {
+		e, ix := start(t, 300*time.Millisecond)
+		get := func(path string) (int, string) {
+			code, b := e.postRaw(t, http.MethodGet, path, nil, nil)
+			return code, string(b)
+		}
+		first := e.postTruv(t, body)
+		waitFor(t, 10*time.Second, "the guard to trip", e.srv.lag.lagging.Load)
+		// By now JetStream's window (100 ms) has passed as well.
+		code, b := e.postRaw(t, http.MethodPost, "/webhooks/truv", body, hdr)
+		if code != http.StatusServiceUnavailable || !strings.Contains(string(b), codeUnavailable) {
+			t.Fatalf("retry while the index lags: %d %s, want 503 %s", code, b, codeUnavailable)
+		}
+		if code, b := get("/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(b, "lags") {
+			t.Errorf("/readyz while lagging: %d %s", code, b)
+		}
+		if _, b := get("/metrics"); !strings.Contains(b, "hookline_index_lagging 1\n") {
+			t.Errorf("/metrics while lagging lacks hookline_index_lagging 1")
+		}
+
+		ix.unstall()
+		waitFor(t, 10*time.Second, "the guard to clear", func() bool { return !e.srv.lag.lagging.Load() })
+		var retry Accepted
+		code, b = e.postRaw(t, http.MethodPost, "/webhooks/truv", body, hdr)
+		if code != http.StatusOK || json.Unmarshal(b, &retry) != nil {
+			t.Fatalf("retry after catching up: %d %s", code, b)
+		}
+		if !retry.Duplicate || retry.Events[0].Sequence != first.Events[0].Sequence {
+			t.Errorf("retry after catching up = %+v, want a duplicate of %d", retry, first.Events[0].Sequence)
+		}
+		if last := e.lastSeq(t); last != first.Events[0].Sequence {
+			t.Errorf("log ends at %d, want %d: the retry was stored", last, first.Events[0].Sequence)
+		}
+		if _, b := get("/metrics"); !strings.Contains(b, "hookline_index_lagging 0\n") {
+			t.Errorf("/metrics after catching up lacks hookline_index_lagging 0")
+		}
+	})
+}
