@@ -20,17 +20,32 @@
 #   BODIES    distinct pre-signed deliveries (default 400000); every request
 #             carries a new webhook_id until they run out, then they repeat
 #             and the repeats take the cheaper duplicate path (reported).
+#   SOAK      seconds, 0..600 (default 0: off). Instead of the comparison,
+#             drive the gateway alone at RATE deliveries/s (default 10000),
+#             all distinct, open loop, for SOAK seconds; print the latency
+#             percentiles (whole run and last third: the steady state once
+#             JetStream's duplicate window is full) and the gateway's peak
+#             RSS. The soak signs SOAK x RATE deliveries first (about 370 MB
+#             at 110 s x 10000).
+#   GW_FLAGS  extra gateway flags, e.g. "--nats-duplicate-window 2m"
 set -euo pipefail
 
 DURATION=${DURATION:-10}
 CONNS=${CONNS:-64}
 THREADS=${THREADS:-2}
 BODIES=${BODIES:-400000}
+SOAK=${SOAK:-0}
+RATE=${RATE:-10000}
+GW_FLAGS=${GW_FLAGS:-}
+if ! [[ $SOAK =~ ^[0-9]+$ ]] || ((SOAK > 600)); then
+	echo "bench.sh: SOAK must be 0..600 seconds" >&2
+	exit 2
+fi
 if ! [[ $DURATION =~ ^[0-9]+$ ]] || ((DURATION < 1 || DURATION > 60)); then
 	echo "bench.sh: DURATION must be 1..60 seconds" >&2
 	exit 2
 fi
-for v in CONNS THREADS BODIES; do
+for v in CONNS THREADS BODIES RATE; do
 	if ! [[ ${!v} =~ ^[1-9][0-9]*$ ]]; then
 		echo "bench.sh: $v must be a positive integer" >&2
 		exit 2
@@ -62,8 +77,10 @@ truv_secret=dev-truv-access-secret # the documented development secret
 # deliveries, serves the no-op handler and drives the fixed-rate phase.
 (cd "$root" && go build -o "$tmp/bench-helper" ./scripts/benchhelper)
 (cd "$root" && go build -o "$tmp/hookline" ./cmd/hookline)
-"$tmp/bench-helper" sign wrk "$BODIES" "$truv_secret" >"$tmp/bodies.txt"
-"$tmp/bench-helper" sign warm 50000 "$truv_secret" >"$tmp/warm.txt"
+if ((SOAK == 0)); then
+	"$tmp/bench-helper" sign wrk "$BODIES" "$truv_secret" >"$tmp/bodies.txt"
+	"$tmp/bench-helper" sign warm 50000 "$truv_secret" >"$tmp/warm.txt"
+fi
 
 # wrk script: each thread takes every THREADS-th line, so no two threads
 # send the same delivery.
@@ -133,21 +150,33 @@ run_wrk() {
 	awk '/^Requests\/sec:/ {print $2}' "$out"
 }
 
-"$tmp/bench-helper" noop >"$tmp/noop.out" 2>&1 &
-pids+=($!)
-noop_addr=$(wait_addr "$tmp/noop.out" '^127\.0\.0\.1:[0-9]+')
-
+# GW_FLAGS is split into words on purpose.
+# shellcheck disable=SC2086
 HOOKLINE_DEV_TRUV_SECRET=$truv_secret \
 	HOOKLINE_DEV_FINICITY_SECRET=dev-finicity-partner-secret \
 	HOOKLINE_DEV_SWYFT_AUTH='Bearer dev-swyft-token' \
 	"$tmp/hookline" --config "$root/config/dev.yaml" --data-dir "$tmp/data" \
-	--http-addr 127.0.0.1:0 --grpc-addr 127.0.0.1:0 >"$tmp/hookline.out" 2>&1 &
-pids+=($!)
+	--http-addr 127.0.0.1:0 --grpc-addr 127.0.0.1:0 $GW_FLAGS >"$tmp/hookline.out" 2>&1 &
+gw_pid=$!
+pids+=("$gw_pid")
 gw_addr=$(wait_addr "$tmp/hookline.out" 'http=127\.0\.0\.1:[0-9]+')
 for _ in $(seq 300); do
 	curl -fsS "http://$gw_addr/readyz" >/dev/null 2>&1 && break
 	sleep 0.1
 done
+
+if ((SOAK > 0)); then
+	"$tmp/bench-helper" sign soak "$((RATE * SOAK))" "$truv_secret" >"$tmp/soak.txt"
+	echo "soak: $RATE req/s for ${SOAK}s, $CONNS connections, gateway flags: ${GW_FLAGS:-(none)}" >&2
+	soak=$("$tmp/bench-helper" paced "$gw_addr" "$RATE" "$SOAK" "$CONNS" "$tmp/soak.txt")
+	echo "gw-soak $soak"
+	echo "gw-peak-rss-mb $(awk '/^VmHWM:/ {printf "%.0f", $2 / 1024}' "/proc/$gw_pid/status")"
+	exit 0
+fi
+
+"$tmp/bench-helper" noop >"$tmp/noop.out" 2>&1 &
+pids+=($!)
+noop_addr=$(wait_addr "$tmp/noop.out" '^127\.0\.0\.1:[0-9]+')
 
 echo "wrk -t$THREADS -c$CONNS -d${DURATION}s, $(nproc) cores, $(go version | cut -d' ' -f3)" >&2
 echo "no-op handler ($noop_addr):" >&2
