@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -155,9 +156,14 @@ func TestIngestAcceptsAndAnswers(t *testing.T) {
 		t.Errorf("request id not echoed: %d %s", code, b)
 	}
 
-	e.waitApplied(t, e.lastSeq(t))
+	last := e.lastSeq(t)
+	e.waitApplied(t, last)
 	code, b = e.postRaw(t, "GET", "/metrics", nil, nil)
 	for _, want := range []string{
+		fmt.Sprintf("hookline_index_ids_in_memory %d\n", last), // one id per stored event, none written out yet
+		"hookline_index_id_runs 0\n",
+		"hookline_index_id_merge_failures_total 0\n",
+		"hookline_index_lagging 0\n",
 		`hookline_events_unmapped_total{provider="truv",source="default"} 1`,
 		`hookline_deliveries_ping_total{provider="finicity",source="default"} 1`,
 		`hookline_deliveries_duplicate_total{provider="truv",source="default"} 2`,

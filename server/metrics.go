@@ -43,6 +43,10 @@ func (s *Server) metricsHandler(w http.ResponseWriter, _ *http.Request) {
 		}
 	}
 	fmt.Fprintf(w, "# HELP hookline_index_applied_sequence Last log sequence applied to the local index.\n# TYPE hookline_index_applied_sequence gauge\nhookline_index_applied_sequence %d\n", s.gauges.applied.Load())
+	ids := s.index.IDStats()
+	fmt.Fprintf(w, "# HELP hookline_index_id_runs Run files of the index's id set.\n# TYPE hookline_index_id_runs gauge\nhookline_index_id_runs %d\n", ids.Runs)
+	fmt.Fprintf(w, "# HELP hookline_index_ids_in_memory Ids in the id set's in-memory table, not yet in a run file.\n# TYPE hookline_index_ids_in_memory gauge\nhookline_index_ids_in_memory %d\n", ids.InMemory)
+	fmt.Fprintf(w, "# HELP hookline_index_id_merge_failures_total Failed background merges of id runs (each is retried).\n# TYPE hookline_index_id_merge_failures_total counter\nhookline_index_id_merge_failures_total %d\n", ids.MergeFailures)
 	fmt.Fprintf(w, "# HELP hookline_index_lag_seconds Age of the oldest event known to be in the log and not yet applied to the index.\n# TYPE hookline_index_lag_seconds gauge\nhookline_index_lag_seconds %.3f\n", time.Duration(s.lag.lag.Load()).Seconds())
 	lagging := 0
 	if s.lag.lagging.Load() {

@@ -51,6 +51,7 @@ type StateIndex interface {
 	Applied() (uint64, error)
 	Apply(evs []*hooklinev1.Event) error
 	Sweep(firstSeq uint64) error
+	IDStats() index.IDStats
 	Order(id string) (*hooklinev1.OrderState, error)
 	Session(key string) (*hooklinev1.SessionState, error)
 }
@@ -376,15 +377,22 @@ func (s *Server) markReady() {
 
 // sweep forgets index ids of events the log no longer holds: once at start
 // (the index does not keep the log's first sequence across restarts), then
-// every minute.
+// every minute, when it also reports failed merges of id runs.
 func (s *Server) sweep(ctx context.Context) error {
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
+	var mergeFailures uint64
 	for {
 		if first, _, err := s.log.Bounds(ctx); err == nil {
 			if err := s.index.Sweep(first); err != nil {
 				s.logger.Warn("index_sweep_failed", "error", err.Error())
 			}
+		}
+		// A failed merge of id runs is retried by the id set; say so once
+		// per minute at most.
+		if st := s.index.IDStats(); st.MergeFailures > mergeFailures {
+			mergeFailures = st.MergeFailures
+			s.logger.Warn("index_merge_failed", "failures", st.MergeFailures, "runs", st.Runs, "error", fmt.Sprint(st.LastMergeError))
 		}
 		select {
 		case <-ctx.Done():

@@ -77,14 +77,19 @@ type Set struct {
 	filterAge time.Duration
 	now       func() time.Time
 
-	mu       sync.RWMutex
-	mem      map[key]Entry
-	runs     []*run // newest first
-	floor    uint64 // sequences below it are forgotten
-	nextID   uint64 // file name counter
-	merging  bool
-	closed   bool
-	mergeErr error
+	mu      sync.RWMutex
+	mem     map[key]Entry
+	runs    []*run // newest first
+	floor   uint64 // sequences below it are forgotten
+	nextID  uint64 // file name counter
+	merging bool
+	closed  bool
+	// A failed merge leaves its inputs in place and is tried again after
+	// a backoff; the set works on meanwhile, with more runs to look in.
+	mergeFailures uint64    // total
+	mergeStreak   int       // consecutive failures
+	mergeRetry    time.Time // no merge starts before it
+	lastMergeErr  error
 
 	mergeDone sync.WaitGroup
 	flushMu   sync.Mutex // one Flush at a time
@@ -239,10 +244,6 @@ func (s *Set) Flush() error {
 		s.mu.Unlock()
 		return errClosed
 	}
-	if err := s.mergeErr; err != nil {
-		s.mu.Unlock()
-		return err
-	}
 	snap := make([]record, 0, len(s.mem))
 	for k, e := range s.mem {
 		snap = append(snap, record{key: k, Entry: e})
@@ -363,7 +364,7 @@ func (s *Set) closeRuns() {
 // class too (small and new on top), so no small run is left stranded between
 // larger ones.
 func (s *Set) maybeMergeLocked() {
-	if s.merging || s.closed {
+	if s.merging || s.closed || s.now().Before(s.mergeRetry) {
 		return
 	}
 	for i := len(s.runs) - mergeFanIn; i >= 0; i-- {
@@ -415,9 +416,15 @@ func (s *Set) merge(id uint64, inputs []*run, floor uint64) {
 		r.merging = false
 	}
 	if err != nil {
-		s.mergeErr = fmt.Errorf("idset merge: %w", err)
+		// The inputs are untouched: try again later, after 1s, 2s, 4s, …
+		// up to a minute.
+		s.mergeFailures++
+		s.mergeStreak++
+		s.lastMergeErr = fmt.Errorf("idset merge: %w", err)
+		s.mergeRetry = s.now().Add(min(time.Second<<min(s.mergeStreak-1, 6), maxMergeBackoff))
 		return
 	}
+	s.mergeStreak = 0
 	i := slices.Index(s.runs, inputs[0])
 	var runs []*run
 	runs = append(runs, s.runs[:i]...)
@@ -432,6 +439,28 @@ func (s *Set) merge(id uint64, inputs []*run, floor uint64) {
 		_ = os.Remove(r.path)
 	}
 	s.maybeMergeLocked()
+}
+
+// maxMergeBackoff bounds the wait before a failed merge is tried again.
+const maxMergeBackoff = time.Minute
+
+// Stats describe the set for metrics.
+type Stats struct {
+	// Runs is the number of run files.
+	Runs int
+	// InMemory is the number of ids in the in-memory table.
+	InMemory int
+	// MergeFailures counts failed background merges (each is retried).
+	MergeFailures uint64
+	// LastMergeError is the last merge failure, or nil.
+	LastMergeError error
+}
+
+// Stats returns the set's current figures.
+func (s *Set) Stats() Stats {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return Stats{Runs: len(s.runs), InMemory: len(s.mem), MergeFailures: s.mergeFailures, LastMergeError: s.lastMergeErr}
 }
 
 var errClosed = errors.New("idset: closed")

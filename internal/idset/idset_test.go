@@ -374,3 +374,62 @@ func TestOldRunsDropTheirFilters(t *testing.T) {
 		t.Errorf("after reopen: Lookup lost an old id (%v, %v)", ok, err)
 	}
 }
+
+// TestFailedMergeIsRetried: a merge that cannot write its output leaves its
+// inputs as they were; Add, Flush and Lookup go on, and the merge is tried
+// again at the first flush after its backoff.
+func TestFailedMergeIsRetried(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	s, err := Open(dir, Options{FlushSize: 1 << 20, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	rng := rand.New(rand.NewPCG(3, 3))
+	want := map[string]Entry{}
+	seq := uint64(0)
+	addAndFlush := func() {
+		t.Helper()
+		for range 10 {
+			seq++
+			id := eventID(rng)
+			want[id] = Entry{Sequence: seq, ReceiveNanos: now.UnixNano()}
+			if err := s.Add(id, want[id]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.Flush(); err != nil {
+			t.Fatalf("Flush after %d ids: %v", seq, err)
+		}
+	}
+	// Runs 0-3; the fourth flush starts merging them into run 4. A
+	// directory where run 4's temporary file goes makes that write fail.
+	if err := os.Mkdir(filepath.Join(dir, runName(4)+tmpSuffix), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	for range 4 {
+		addAndFlush()
+	}
+	waitMerged(s)
+	st := s.Stats()
+	if st.MergeFailures != 1 || st.LastMergeError == nil || st.Runs != 4 {
+		t.Fatalf("after the failed merge: %+v, want 1 failure and the 4 runs kept", st)
+	}
+	checkAll(t, s, want, nil)
+
+	// Within the backoff another flush adds a run and merges nothing.
+	addAndFlush()
+	waitMerged(s)
+	if st := s.Stats(); st.Runs != 5 || st.MergeFailures != 1 {
+		t.Fatalf("flush within the backoff: %+v, want 5 runs, no new merge", st)
+	}
+	// After it, the next flush merges again (under a new run id).
+	now = now.Add(2 * time.Second)
+	addAndFlush()
+	waitMerged(s)
+	if st := s.Stats(); st.Runs >= 6 || st.MergeFailures != 1 {
+		t.Fatalf("flush after the backoff: %+v, want the runs merged", st)
+	}
+	checkAll(t, s, want, nil)
+}

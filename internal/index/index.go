@@ -122,6 +122,13 @@ func OpenWith(dir string, opts Options) (*Index, error) {
 	return x, nil
 }
 
+// IDStats describe the index's id set: run files, ids in memory, failed
+// background merges (each is retried).
+type IDStats = idset.Stats
+
+// IDStats returns the id set's current figures.
+func (x *Index) IDStats() IDStats { return x.ids.Stats() }
+
 // Close writes the ids still in memory and closes the files.
 func (x *Index) Close() error {
 	return errors.Join(x.ids.Close(), x.db.Close())
