@@ -1,7 +1,9 @@
 package main
 
 import (
+	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -84,5 +86,32 @@ func TestConfigRefusesSilentlyUnauthenticatedSources(t *testing.T) {
 	_, err = buildSources(&config.File{Sources: []config.Source{{Provider: "truv", Name: "default", SecretEnv: []string{"UNSET"}}}}, func(string) string { return "" })
 	if err == nil || !strings.Contains(err.Error(), "UNSET") {
 		t.Errorf("unset secret variable: err = %v", err)
+	}
+}
+
+// TestLegacyIndexRemoved: the bbolt index of earlier releases is deleted at
+// start; a directory of that name is left alone.
+func TestLegacyIndexRemoved(t *testing.T) {
+	dir := t.TempDir()
+	legacy := filepath.Join(dir, "index.db")
+	if err := os.WriteFile(legacy, []byte("old index"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	removeLegacyIndex(dir, slog.New(slog.NewTextHandler(&logs, nil)))
+	if _, err := os.Stat(legacy); !os.IsNotExist(err) {
+		t.Errorf("index.db still there: %v", err)
+	}
+	if !strings.Contains(logs.String(), "index_legacy_removed") {
+		t.Errorf("no log line: %q", logs.String())
+	}
+
+	other := t.TempDir()
+	if err := os.Mkdir(filepath.Join(other, "index.db"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	removeLegacyIndex(other, slog.New(slog.DiscardHandler))
+	if _, err := os.Stat(filepath.Join(other, "index.db")); err != nil {
+		t.Errorf("a directory named index.db was touched: %v", err)
 	}
 }

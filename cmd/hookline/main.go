@@ -120,6 +120,23 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	return o, nil
 }
 
+// removeLegacyIndex deletes data-dir/index.db, the single-file index of
+// releases before the id set: nothing reads it any more, and it can be
+// large. Like the index that replaced it, it was only a projection of the
+// log.
+func removeLegacyIndex(dataDir string, logger *slog.Logger) {
+	path := filepath.Join(dataDir, "index.db")
+	fi, err := os.Stat(path)
+	if err != nil || !fi.Mode().IsRegular() {
+		return
+	}
+	if err := os.Remove(path); err != nil {
+		logger.Warn("index_legacy_not_removed", "path", path, "error", err.Error())
+		return
+	}
+	logger.Info("index_legacy_removed", "path", path, "bytes", fi.Size())
+}
+
 // safeIndexLag is the longest index lag de-duplication covers: what
 // JetStream's duplicate window leaves after the append timeout and the 2s
 // the lag guard may need to notice (see server/lag.go).
@@ -207,6 +224,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	// The event log closes last: it drains and stops the embedded server.
 	defer log.Close()
+	removeLegacyIndex(o.dataDir, logger)
 	idx, err := index.OpenWith(filepath.Join(o.dataDir, "index"), index.Options{DedupHorizon: o.dedupHorizon})
 	if err != nil {
 		return err
