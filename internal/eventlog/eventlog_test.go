@@ -2,11 +2,13 @@ package eventlog
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
 
 	hooklinev1 "github.com/hookline/hookline/gen/hookline/v1"
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -209,5 +211,47 @@ func TestListenForClients(t *testing.T) {
 	}
 	if info, err := st.Info(context.Background()); err != nil || info.State.Msgs != 1 {
 		t.Fatalf("stream info = %v, %v", info, err)
+	}
+}
+
+// TestAppendFailsAtOnceWhileDisconnected: with the connection to an
+// external cluster down, Append fails at once instead of leaving the event
+// in the client's reconnect buffer, from where it would reach the stream
+// after the reconnect, long after its delivery was answered 503.
+func TestAppendFailsAtOnceWhileDisconnected(t *testing.T) {
+	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats not ready")
+	}
+	ctx := context.Background()
+	l, err := Open(ctx, Options{URL: ns.ClientURL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.nc.Close()
+	if _, err := l.Append(ctx, testEvent("evt_before", hooklinev1.Provider_PROVIDER_TRUV, "o")); err != nil {
+		t.Fatal(err)
+	}
+	ns.Shutdown()
+	ns.WaitForShutdown()
+	deadline := time.Now().Add(10 * time.Second)
+	for l.nc.Status() != nats.RECONNECTING {
+		if time.Now().After(deadline) {
+			t.Fatalf("client status %v, want RECONNECTING", l.nc.Status())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	_, err = l.Append(actx, testEvent("evt_during", hooklinev1.Provider_PROVIDER_TRUV, "o"))
+	if !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Append while disconnected: %v, want ErrUnavailable", err)
+	}
+	if actx.Err() != nil {
+		t.Fatalf("Append waited for its deadline (%v): the event was kept for after the reconnect", err)
 	}
 }
