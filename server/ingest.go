@@ -178,18 +178,9 @@ func (in *Ingest) serve(w http.ResponseWriter, r *http.Request) {
 		writeError(w, reqID, webhookError{http.StatusNotFound, code, reason})
 		return
 	}
-	if in.ready != nil && !in.ready.Load() {
-		// Until the index has caught up with the log, de-duplication could
-		// miss a retry; the provider retries later instead.
+	if reason := in.notAccepting(); reason != "" {
 		src.stats.rejected[rejectIndex(codeUnavailable)].Add(1)
-		writeError(w, reqID, webhookError{http.StatusServiceUnavailable, codeUnavailable, "starting: index catching up with the log; retry later"})
-		return
-	}
-	if in.lag != nil && in.lag.lagging.Load() {
-		// The index is further behind the log than JetStream's duplicate
-		// window reaches: a retry could slip between the two tiers.
-		src.stats.rejected[rejectIndex(codeUnavailable)].Add(1)
-		writeError(w, reqID, webhookError{http.StatusServiceUnavailable, codeUnavailable, "index lagging behind the log; retry later"})
+		writeError(w, reqID, webhookError{http.StatusServiceUnavailable, codeUnavailable, reason})
 		return
 	}
 
@@ -220,6 +211,22 @@ func (in *Ingest) serve(w http.ResponseWriter, r *http.Request) {
 			"events", len(res.Events), "duplicate", res.Duplicate, "ping", res.Ping, "duration", in.opts.Now().Sub(start))
 	}
 	writeJSON(w, http.StatusOK, res)
+}
+
+// notAccepting says why deliveries get 503 before they are read, or "". In
+// both cases de-duplication could miss a retry, so the provider retries
+// later instead.
+func (in *Ingest) notAccepting() string {
+	switch {
+	case in.ready != nil && !in.ready.Load():
+		// The index has not yet caught up with the log as it was at start.
+		return "starting: index catching up with the log; retry later"
+	case in.lag != nil && in.lag.lagging.Load():
+		// The index is further behind the log than JetStream's duplicate
+		// window reaches: a retry could slip between the two tiers.
+		return "index lagging behind the log; retry later"
+	}
+	return ""
 }
 
 func (in *Ingest) knownProvider(p string) bool {

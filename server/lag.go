@@ -90,7 +90,7 @@ func (w *lagWatch) measure(now time.Time, applied uint64) time.Duration {
 // lagPollInterval until ctx ends, flipping s.lag.lagging (and logging) when
 // the lag crosses s.maxIndexLag.
 func (s *Server) watchLag(ctx context.Context) error {
-	tick := time.NewTicker(s.lagTick)
+	tick := time.NewTicker(lagTick)
 	defer tick.Stop()
 	var lastPoll time.Time
 	for {

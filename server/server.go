@@ -103,7 +103,6 @@ type Server struct {
 	health           *health.Server
 	lag              lagWatch
 	maxIndexLag      time.Duration
-	lagTick          time.Duration
 	// Index queue (see queueIndex): pending is guarded by pendingMu;
 	// applyMu serializes commits; readyAt is the log's last sequence at
 	// start, which the index must reach before webhooks are accepted.
@@ -147,7 +146,7 @@ func New(cfg Config) (*Server, error) {
 		log: cfg.Log, index: cfg.Index, ingest: in, logger: cfg.Logger,
 		bookmarkInterval: cfg.BookmarkInterval, shutdownTimeout: cfg.ShutdownTimeout,
 		openAPI: cfg.OpenAPI, health: health.NewServer(),
-		maxIndexLag: cfg.MaxIndexLag, lagTick: lagTick,
+		maxIndexLag: cfg.MaxIndexLag,
 	}
 	s.streams, s.stopStreams = context.WithCancel(context.Background())
 	s.indexKick = make(chan struct{}, 1)
