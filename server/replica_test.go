@@ -1,6 +1,7 @@
 package server
 
 import (
+	"net/http"
 	"testing"
 	"time"
 
@@ -30,5 +31,42 @@ func TestReplicasShareDeduplication(t *testing.T) {
 	stB, errB := b.idx.Order("abc192646b3c48be96651a0ff25cef85")
 	if errA != nil || errB != nil || stA.GetLastEventId() != stB.GetLastEventId() || stB.GetEventCount() != 1 {
 		t.Errorf("replica states differ: %v/%v %v/%v", stA, errA, stB, errB)
+	}
+}
+
+// TestLagGuardAcrossReplicas: replica B's index stands still while replica
+// A stores an event. B learns of it from the log's last sequence, not from
+// an acknowledgement of its own, trips its guard, and answers the retry
+// with 503 instead of storing it a second time once JetStream's window has
+// passed; when its index has caught up, B answers the retry as a duplicate.
+func TestLagGuardAcrossReplicas(t *testing.T) {
+	ns := startNATS(t, t.TempDir(), 0)
+	defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
+	lo := eventlog.Options{URL: ns.ClientURL(), DuplicateWindow: 100 * time.Millisecond}
+	a := newTestEnv(t, envOptions{logOpts: lo})
+	ix := &stallingIndex{release: make(chan struct{})}
+	b := newTestEnv(t, envOptions{logOpts: lo, cfg: func(c *Config) {
+		ix.StateIndex = c.Index
+		c.Index = ix
+		c.MaxIndexLag = 300 * time.Millisecond
+	}})
+	t.Cleanup(ix.unstall)
+	ix.stall.Store(true)
+
+	body := truvOrderBody("7aac461e7b774a38a72fd9c7c0eef8ee", "bcd192646b3c48be96651a0ff25cef85", "completed", "2024-07-11T21:40:48.424655+00:00")
+	hdr := http.Header{"Content-Type": {"application/json"}, "X-Webhook-Sign": {signTruv(testTruvSecret, body)}}
+	first := a.postTruv(t, body)
+	waitFor(t, 10*time.Second, "replica B's guard to trip", b.srv.lag.lagging.Load)
+	if code, resp := b.postRaw(t, http.MethodPost, "/webhooks/truv", body, hdr); code != http.StatusServiceUnavailable {
+		t.Fatalf("retry on the lagging replica: %d %s, want 503", code, resp)
+	}
+	ix.unstall()
+	waitFor(t, 10*time.Second, "replica B's guard to clear", func() bool { return !b.srv.lag.lagging.Load() })
+	retry := b.postTruv(t, body)
+	if !retry.Duplicate || retry.Events[0].Sequence != first.Events[0].Sequence {
+		t.Fatalf("retry after B caught up = %+v, want duplicate of %d", retry, first.Events[0].Sequence)
+	}
+	if last := a.lastSeq(t); last != first.Events[0].Sequence {
+		t.Errorf("log ends at %d, want %d", last, first.Events[0].Sequence)
 	}
 }
