@@ -79,8 +79,7 @@ type Config struct {
 	// MaxIndexLag is how far the local index may lag the log before
 	// webhooks get 503 (see lag.go). It must stay inside JetStream's
 	// duplicate window with room for the append timeout; cmd/hookline
-	// derives it from both. Default 20s (the default 30s window and 5s
-	// append timeout).
+	// derives it from both (23s with their defaults). Default 20s.
 	MaxIndexLag time.Duration
 	// OpenAPI is the OpenAPI document served at /openapi.json.
 	OpenAPI []byte
