@@ -151,9 +151,14 @@ func (s *Server) listEvents(ctx context.Context, req *hooklinev1.ListEventsReque
 		return nil, err
 	}
 	// Without a cursor (after_sequence unset, first page) the list starts
-	// at the earliest retained event; a cursor must still be retained.
+	// at the earliest retained event; a cursor must still be retained, and
+	// must not lie beyond the end of the log (a cursor from another log, or
+	// from before the log was wiped), as for Subscribe.
 	if (after > 0 || tok != "") && after+1 < first {
 		return nil, &cursorError{expired: true, earliest: first, latest: last}
+	}
+	if after > last {
+		return nil, &cursorError{earliest: first, latest: last}
 	}
 	filter := fanout.NewFilter(req.GetFilter())
 	resp := &hooklinev1.ListEventsResponse{}

@@ -375,6 +375,8 @@ func TestRESTCursorOutOfRange(t *testing.T) {
 		{"subscribe_ahead", "GET", fmt.Sprintf("/v1/events:subscribe?after_sequence=%d", last+1), "", http.StatusBadRequest, ReasonCursorAhead, true},
 		{"list_expired", "GET", fmt.Sprintf("/v1/events?after_sequence=%d", first-2), "", http.StatusGone, ReasonCursorExpired, false},
 		{"list_token_expired", "GET", "/v1/events?page_token=" + encodePageToken(first-2), "", http.StatusGone, ReasonCursorExpired, false},
+		{"list_ahead", "GET", fmt.Sprintf("/v1/events?after_sequence=%d", last+1), "", http.StatusBadRequest, ReasonCursorAhead, false},
+		{"list_token_ahead", "GET", "/v1/events?page_token=" + encodePageToken(last+1), "", http.StatusBadRequest, ReasonCursorAhead, false},
 	}
 	for _, tt := range cases {
 		t.Run(tt.name, func(t *testing.T) {

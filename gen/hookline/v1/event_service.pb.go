@@ -428,6 +428,9 @@ type ListEventsRequest struct {
 	// Token from a previous ListEventsResponse; empty for the first page.
 	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// List only events with a sequence greater than this (first page only).
+	// A cursor (this or a page token) whose next event is no longer retained
+	// fails with OUT_OF_RANGE, reason CURSOR_EXPIRED; one beyond the end of
+	// the log with OUT_OF_RANGE, reason CURSOR_AHEAD.
 	AfterSequence uint64 `protobuf:"varint,4,opt,name=after_sequence,json=afterSequence,proto3" json:"after_sequence,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
