@@ -25,6 +25,7 @@ const (
 	codeUnknownProvider      = "unknown_provider"
 	codeUnknownSource        = "unknown_source"
 	codeMethodNotAllowed     = "method_not_allowed"
+	codeNotFound             = "not_found"
 	codeUnavailable          = "store_unavailable"
 	codeInternal             = "internal"
 )

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -131,6 +132,16 @@ func (in *Ingest) Register(mux *http.ServeMux) {
 	// Any other method: a JSON 405, like every other webhook error.
 	mux.HandleFunc("/webhooks/{provider}", in.methodNotAllowed)
 	mux.HandleFunc("/webhooks/{provider}/{source}", in.methodNotAllowed)
+	// Any other path under /webhooks/ (a trailing slash, an extra
+	// segment): a JSON 404 that names the two valid forms.
+	mux.HandleFunc("/webhooks/", in.notFound)
+}
+
+func (in *Ingest) notFound(w http.ResponseWriter, r *http.Request) {
+	reqID := in.reqIDs.from(r.Header.Get("X-Request-Id"))
+	w.Header().Set("X-Request-Id", reqID)
+	writeError(w, reqID, webhookError{http.StatusNotFound, codeNotFound,
+		"no webhook endpoint at this path; use /webhooks/{provider} or /webhooks/{provider}/{source}"})
 }
 
 func (in *Ingest) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
@@ -243,6 +254,9 @@ func (in *Ingest) handle(r *http.Request, src *Source, reqID string, start time.
 	if r.ContentLength > in.opts.MaxBodyBytes {
 		return nil, fmt.Errorf("%w (%d bytes)", errTooLarge, in.opts.MaxBodyBytes)
 	}
+	if err := checkIdentityEncoding(r.Header); err != nil {
+		return nil, err
+	}
 	if r.ContentLength > 0 {
 		buf.Grow(int(r.ContentLength))
 	}
@@ -332,4 +346,21 @@ func plainID(s string) bool {
 		}
 	}
 	return true
+}
+
+// checkIdentityEncoding refuses a body sent with a Content-Encoding (gzip,
+// …). Signatures are computed over the bytes as sent and the adapters read
+// JSON, so a compressed body could be neither verified nor parsed; reading
+// it as if it were plain would misreport the failure as a bad signature or
+// malformed JSON. No provider compresses its webhooks.
+func checkIdentityEncoding(h http.Header) error {
+	for _, v := range h.Values("Content-Encoding") {
+		for coding := range strings.SplitSeq(v, ",") {
+			if c := strings.TrimSpace(coding); c != "" && !strings.EqualFold(c, "identity") {
+				return adapters.Errorf(adapters.ErrUnsupportedMediaType,
+					"content encoding %q is not supported; send the body uncompressed", strings.ToLower(c))
+			}
+		}
+	}
+	return nil
 }

@@ -75,6 +75,13 @@ func TestIngestRejectsBadInput(t *testing.T) {
 			return h
 		}(), false, 415, codeUnsupportedMediaType},
 		{"swyft invalid JSON", "POST", "/webhooks/swyft", []byte(`{"event_id": "1",}`), http.Header{"Authorization": {testSwyftAuth}}, false, 400, codeMalformed},
+		{"gzip content encoding", "POST", "/webhooks/truv", valid, func() http.Header {
+			h := truvHeaders(valid)
+			h.Set("Content-Encoding", "gzip")
+			return h
+		}(), false, 415, codeUnsupportedMediaType},
+		{"trailing slash", "POST", "/webhooks/truv/", valid, truvHeaders(valid), false, 404, codeNotFound},
+		{"extra path segment", "POST", "/webhooks/truv/sandbox/extra", valid, truvHeaders(valid), false, 404, codeNotFound},
 	}
 	before := e.lastSeq(t)
 	for _, tt := range tests {
@@ -304,4 +311,27 @@ func TestIngestStoreUnavailable(t *testing.T) {
 		t.Errorf("after recovery the event is at %d, want %d", acc.Events[0].Sequence, ok.Events[0].Sequence+1)
 	}
 	waitFor(t, 30*time.Second, "the follower to resume", func() bool { return e.srv.hub.Last() >= acc.Events[0].Sequence })
+}
+
+func TestCheckIdentityEncoding(t *testing.T) {
+	for _, tc := range []struct {
+		values []string
+		ok     bool
+	}{
+		{nil, true},
+		{[]string{"identity"}, true},
+		{[]string{"Identity"}, true},
+		{[]string{""}, true},
+		{[]string{"gzip"}, false},
+		{[]string{"identity, gzip"}, false},
+		{[]string{"identity", "br"}, false},
+	} {
+		err := checkIdentityEncoding(http.Header{"Content-Encoding": tc.values})
+		if (err == nil) != tc.ok {
+			t.Errorf("Content-Encoding %q: %v, want ok=%v", tc.values, err, tc.ok)
+		}
+		if err != nil && classify(err).status != http.StatusUnsupportedMediaType {
+			t.Errorf("Content-Encoding %q answers %d, want 415", tc.values, classify(err).status)
+		}
+	}
 }
