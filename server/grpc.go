@@ -33,6 +33,11 @@ func (e *eventService) Subscribe(req *hooklinev1.SubscribeRequest, stream hookli
 	if err := validateFilter(req.GetFilter()); err != nil {
 		return toStatus(ctx, e.s.logger, err)
 	}
+	release, err := e.s.admit()
+	if err != nil {
+		return toStatus(ctx, e.s.logger, err)
+	}
+	defer release()
 	return toStatus(ctx, e.s.logger, e.s.subscribe(ctx, req, stream.Send))
 }
 

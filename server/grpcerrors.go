@@ -23,13 +23,14 @@ const ErrorDomain = "hookline.dev"
 
 // ErrorInfo reasons.
 const (
-	ReasonCursorExpired   = "CURSOR_EXPIRED"
-	ReasonCursorAhead     = "CURSOR_AHEAD"
-	ReasonNotFound        = "NOT_FOUND"
-	ReasonInvalidArgument = "INVALID_ARGUMENT"
-	ReasonUnavailable     = "STORE_UNAVAILABLE"
-	ReasonShuttingDown    = "SHUTTING_DOWN"
-	ReasonInternal        = "INTERNAL"
+	ReasonCursorExpired        = "CURSOR_EXPIRED"
+	ReasonCursorAhead          = "CURSOR_AHEAD"
+	ReasonNotFound             = "NOT_FOUND"
+	ReasonInvalidArgument      = "INVALID_ARGUMENT"
+	ReasonUnavailable          = "STORE_UNAVAILABLE"
+	ReasonShuttingDown         = "SHUTTING_DOWN"
+	ReasonTooManySubscriptions = "TOO_MANY_SUBSCRIPTIONS"
+	ReasonInternal             = "INTERNAL"
 )
 
 // argError is a request the client must fix.
@@ -63,6 +64,7 @@ func toStatus(ctx context.Context, logger *slog.Logger, err error) error {
 	var ce *cursorError
 	var ae *argError
 	var nf *notFoundError
+	var tm *tooManySubscriptionsError
 	switch {
 	case errors.As(err, &ce):
 		md := map[string]string{
@@ -77,6 +79,9 @@ func toStatus(ctx context.Context, logger *slog.Logger, err error) error {
 			ReasonCursorAhead, md)
 	case errors.As(err, &ae):
 		return withInfo(codes.InvalidArgument, ae.msg, ReasonInvalidArgument, nil)
+	case errors.As(err, &tm):
+		return withInfo(codes.ResourceExhausted, tm.Error()+"; retry later or close idle subscriptions",
+			ReasonTooManySubscriptions, map[string]string{"limit": strconv.FormatInt(tm.limit, 10)})
 	case errors.As(err, &nf):
 		return withInfo(codes.NotFound, nf.Error(), ReasonNotFound, nil)
 	case errors.Is(err, index.ErrNotFound), errors.Is(err, eventlog.ErrNotFound):

@@ -13,6 +13,7 @@ type gauges struct {
 	applied     atomic.Uint64 // last log sequence applied to the index
 	subscribers atomic.Int64  // open subscriptions
 	dropped     atomic.Int64  // subscribers moved to catch-up because they fell behind
+	refused     atomic.Int64  // subscriptions refused at the MaxSubscriptions cap
 }
 
 // metricsHandler writes the counters in the Prometheus text format.
@@ -55,4 +56,5 @@ func (s *Server) metricsHandler(w http.ResponseWriter, _ *http.Request) {
 	fmt.Fprintf(w, "# HELP hookline_index_lagging 1 while webhooks get 503 because the index lags the log by more than the limit.\n# TYPE hookline_index_lagging gauge\nhookline_index_lagging %d\n", lagging)
 	fmt.Fprintf(w, "# HELP hookline_subscribers Open subscriptions.\n# TYPE hookline_subscribers gauge\nhookline_subscribers %d\n", s.gauges.subscribers.Load())
 	fmt.Fprintf(w, "# HELP hookline_subscribers_lagged_total Subscribers moved to catch-up from the log because they fell behind.\n# TYPE hookline_subscribers_lagged_total counter\nhookline_subscribers_lagged_total %d\n", s.gauges.dropped.Load())
+	fmt.Fprintf(w, "# HELP hookline_subscriptions_refused_total Subscriptions refused because the open-subscription limit was reached.\n# TYPE hookline_subscriptions_refused_total counter\nhookline_subscriptions_refused_total %d\n", s.gauges.refused.Load())
 }

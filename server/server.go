@@ -81,6 +81,10 @@ type Config struct {
 	// duplicate window with room for the append timeout; cmd/hookline
 	// derives it from both (23s with their defaults). Default 20s.
 	MaxIndexLag time.Duration
+	// MaxSubscriptions caps the open subscriptions (gRPC, REST and SSE
+	// together); one more is refused with RESOURCE_EXHAUSTED (HTTP 429).
+	// Default 10 000.
+	MaxSubscriptions int
 	// OpenAPI is the OpenAPI document served at /openapi.json.
 	OpenAPI []byte
 	// Logger receives logs. Default: discard.
@@ -102,6 +106,7 @@ type Server struct {
 	health           *health.Server
 	lag              lagWatch
 	maxIndexLag      time.Duration
+	maxSubscriptions int64
 	// Index queue (see queueIndex): pending is guarded by pendingMu;
 	// applyMu serializes commits; readyAt is the log's last sequence at
 	// start, which the index must reach before webhooks are accepted.
@@ -133,6 +138,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxIndexLag <= 0 {
 		cfg.MaxIndexLag = 20 * time.Second
 	}
+	if cfg.MaxSubscriptions <= 0 {
+		cfg.MaxSubscriptions = defaultMaxSubscriptions
+	}
 	in, err := NewIngest(cfg.Sources, cfg.Log, cfg.Index, cfg.Logger, cfg.Ingest)
 	if err != nil {
 		return nil, err
@@ -145,7 +153,7 @@ func New(cfg Config) (*Server, error) {
 		log: cfg.Log, index: cfg.Index, ingest: in, logger: cfg.Logger,
 		bookmarkInterval: cfg.BookmarkInterval, shutdownTimeout: cfg.ShutdownTimeout,
 		openAPI: cfg.OpenAPI, health: health.NewServer(),
-		maxIndexLag: cfg.MaxIndexLag,
+		maxIndexLag: cfg.MaxIndexLag, maxSubscriptions: int64(cfg.MaxSubscriptions),
 	}
 	s.streams, s.stopStreams = context.WithCancel(context.Background())
 	s.indexKick = make(chan struct{}, 1)

@@ -38,6 +38,12 @@ func (s *Server) sse(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	release, err := s.admit()
+	if err != nil {
+		writeAPIError(w, toStatus(r.Context(), s.logger, err))
+		return
+	}
+	defer release()
 	rc := http.NewResponseController(w)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	hooklinev1 "github.com/hookline/hookline/gen/hookline/v1"
@@ -18,6 +19,30 @@ const (
 	maxBookmarkInterval     = 5 * time.Minute
 )
 
+// defaultMaxSubscriptions is the default cap on open subscriptions: at
+// about 19 KiB each (BenchmarkIdleSubscribers) it bounds them to some
+// 200 MiB.
+const defaultMaxSubscriptions = 10000
+
+// tooManySubscriptionsError refuses a subscription beyond the cap.
+type tooManySubscriptionsError struct{ limit int64 }
+
+func (e *tooManySubscriptionsError) Error() string {
+	return fmt.Sprintf("too many open subscriptions (limit %d)", e.limit)
+}
+
+// admit takes one of the open-subscription slots, or refuses with
+// tooManySubscriptionsError. The caller calls release when the subscription
+// ends.
+func (s *Server) admit() (release func(), err error) {
+	if n := s.gauges.subscribers.Add(1); n > s.maxSubscriptions {
+		s.gauges.subscribers.Add(-1)
+		s.gauges.refused.Add(1)
+		return nil, &tooManySubscriptionsError{s.maxSubscriptions}
+	}
+	return func() { s.gauges.subscribers.Add(-1) }, nil
+}
+
 // maxFilterSubjects caps the NATS filter subjects built from one filter;
 // beyond it the read uses broader subjects and filters in process.
 const maxFilterSubjects = 64
@@ -30,7 +55,8 @@ func bookmarkInterval(req *hooklinev1.SubscribeRequest, def time.Duration) time.
 	return min(max(d, minBookmarkInterval), maxBookmarkInterval)
 }
 
-// subscribe runs one subscription until ctx ends or send fails: it resolves
+// subscribe runs one subscription, admitted by the caller (admit), until
+// ctx ends or send fails: it resolves
 // the start, catches up from the log to the point where it joined the live
 // hub, then forwards live events, with bookmarks every interval. Events are
 // sent in log order with no gaps or duplicates: at the seam between the log
@@ -100,8 +126,6 @@ func (s *Server) runSubscription(ctx context.Context, req *hooklinev1.SubscribeR
 		}}})
 	}
 
-	s.gauges.subscribers.Add(1)
-	defer s.gauges.subscribers.Add(-1)
 	ticker := time.NewTicker(interval)
 	defer ticker.Stop()
 	for {

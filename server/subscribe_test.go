@@ -894,3 +894,50 @@ func TestSubscribeInvalidFilter(t *testing.T) {
 		})
 	}
 }
+
+// TestSubscriptionLimit: with MaxSubscriptions 2 and two subscriptions
+// open (gRPC and SSE), a third is refused over gRPC, REST and SSE with
+// RESOURCE_EXHAUSTED / 429 naming the limit, and counted; once one closes,
+// a new one is admitted.
+func TestSubscriptionLimit(t *testing.T) {
+	e := newTestEnv(t, envOptions{cfg: func(c *Config) { c.MaxSubscriptions = 2 }})
+	ctx, cancelFirst := context.WithCancel(t.Context())
+	first, err := e.client.Subscribe(ctx, &hooklinev1.SubscribeRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := first.Recv(); err != nil { // the first bookmark: admitted
+		t.Fatal(err)
+	}
+	sse := e.open(t, http.MethodGet, "/v1/events:sse", nil, nil)
+	defer sse.Body.Close()
+	if sse.StatusCode != http.StatusOK {
+		t.Fatalf("second subscription (SSE): %d", sse.StatusCode)
+	}
+	waitFor(t, guard, "two open subscriptions", func() bool { return e.srv.gauges.subscribers.Load() == 2 })
+
+	want := &errdetails.ErrorInfo{Reason: ReasonTooManySubscriptions, Domain: ErrorDomain, Metadata: map[string]string{"limit": "2"}}
+	_, err = e.subscribe(t, &hooklinev1.SubscribeRequest{}).Recv()
+	if st := status.Convert(err); st.Code() != codes.ResourceExhausted {
+		t.Errorf("third subscription over gRPC: %v, want RESOURCE_EXHAUSTED", err)
+	} else if diff := cmp.Diff(want, errorInfo(st), protocmp.Transform()); diff != "" {
+		t.Errorf("ErrorInfo (-want +got):\n%s", diff)
+	}
+	for _, path := range []string{"/v1/events:subscribe", "/v1/events:sse"} {
+		resp := e.open(t, http.MethodGet, path, nil, nil)
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusTooManyRequests || !strings.Contains(string(b), ReasonTooManySubscriptions) {
+			t.Errorf("third subscription over %s: %d %s, want 429 %s", path, resp.StatusCode, b, ReasonTooManySubscriptions)
+		}
+	}
+	if n := e.srv.gauges.refused.Load(); n != 3 {
+		t.Errorf("refused subscriptions counted %d, want 3", n)
+	}
+
+	cancelFirst()
+	waitFor(t, guard, "the first subscription to close", func() bool { return e.srv.gauges.subscribers.Load() == 1 })
+	if _, err := e.subscribe(t, &hooklinev1.SubscribeRequest{}).Recv(); err != nil {
+		t.Errorf("subscription after one closed: %v", err)
+	}
+}

@@ -52,6 +52,9 @@ func TestFlagsAndEnvironment(t *testing.T) {
 	if o.httpAddr != "127.0.0.1:18080" || o.grpcAddr != "127.0.0.1:19090" || o.dedupHorizon.Hours() != 96 || o.dataDir != "./data" {
 		t.Errorf("options = %+v", o)
 	}
+	if o.maxSubscriptions != 10000 {
+		t.Errorf("max subscriptions %d, want 10000", o.maxSubscriptions)
+	}
 	if o.dupWindow != 30*time.Second || o.maxIndexLag() != 23*time.Second {
 		t.Errorf("duplicate window %s, index lag limit %s; want 30s and 23s", o.dupWindow, o.maxIndexLag())
 	}
@@ -66,6 +69,7 @@ func TestFlagsAndEnvironment(t *testing.T) {
 		{"--config", "x", "--nats-duplicate-window", "7s", "--append-timeout", "5s"},
 		{"--config", "x", "--max-index-lag", "-1s"},
 		{"--config", "x", "--fsync", "sometimes"},
+		{"--config", "x", "--max-subscriptions", "0"},
 		{},
 	}
 	for _, args := range bad {

@@ -55,6 +55,7 @@ type options struct {
 	fsync                                    string
 	fsyncInterval, appendTimeout, bookmark   time.Duration
 	shutdownTimeout                          time.Duration
+	maxSubscriptions                         int
 	logLevel, logFormat                      string
 }
 
@@ -82,6 +83,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	fs.DurationVar(&o.appendTimeout, "append-timeout", 5*time.Second, "how long a delivery waits for the store before answering 503")
 	fs.DurationVar(&o.bookmark, "bookmark-interval", 15*time.Second, "default interval of subscription bookmarks")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "graceful shutdown limit")
+	fs.IntVar(&o.maxSubscriptions, "max-subscriptions", 10000, "open subscriptions (gRPC, REST and SSE together) beyond which new ones get RESOURCE_EXHAUSTED / HTTP 429")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&o.logFormat, "log-format", "text", "text or json")
 
@@ -114,6 +116,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 		return nil, fmt.Errorf("--dedup-horizon (%s) must not exceed --retention (%s): ids are remembered only while their events are kept", o.dedupHorizon, o.retention)
 	case o.maxLag < 0:
 		return nil, errors.New("--max-index-lag must not be negative")
+	case o.maxSubscriptions < 1:
+		return nil, errors.New("--max-subscriptions must be at least 1")
 	case o.maxLag == 0 && o.safeIndexLag() < time.Second:
 		return nil, fmt.Errorf("--nats-duplicate-window (%s) must exceed --append-timeout (%s) by at least 3s, so that it covers an append and the index's lag (or set --max-index-lag and accept that retries arriving while the index lags more than the window can be stored twice)", o.dupWindow, o.appendTimeout)
 	}
@@ -241,6 +245,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	srv, err := server.New(server.Config{
 		Log: log, Index: idx, Sources: sources, Logger: logger, OpenAPI: hookline.OpenAPI,
 		BookmarkInterval: o.bookmark, ShutdownTimeout: o.shutdownTimeout, MaxIndexLag: o.maxIndexLag(),
+		MaxSubscriptions: o.maxSubscriptions,
 		Ingest: server.IngestOptions{
 			MaxBodyBytes: o.maxBody, AppendTimeout: o.appendTimeout, DedupHorizon: o.dedupHorizon,
 			Aliases: registry.Aliases(),

@@ -39,7 +39,11 @@ type EventServiceClient interface {
 	// the latest log sequence at a regular interval, also when nothing matched,
 	// so a subscriber can resume from them. A start cursor older than the log's
 	// retention fails with OUT_OF_RANGE and an ErrorInfo with reason
-	// `CURSOR_EXPIRED` whose metadata names `earliest_sequence`.
+	// `CURSOR_EXPIRED` whose metadata names `earliest_sequence`; one beyond
+	// the end of the log with OUT_OF_RANGE, reason `CURSOR_AHEAD`. When the
+	// gateway already holds its limit of open subscriptions, a new one fails
+	// with RESOURCE_EXHAUSTED, reason `TOO_MANY_SUBSCRIPTIONS`, whose metadata
+	// names the `limit`.
 	Subscribe(ctx context.Context, in *SubscribeRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[SubscribeResponse], error)
 	// ListEvents pages through matching events in log order.
 	ListEvents(ctx context.Context, in *ListEventsRequest, opts ...grpc.CallOption) (*ListEventsResponse, error)
@@ -131,7 +135,11 @@ type EventServiceServer interface {
 	// the latest log sequence at a regular interval, also when nothing matched,
 	// so a subscriber can resume from them. A start cursor older than the log's
 	// retention fails with OUT_OF_RANGE and an ErrorInfo with reason
-	// `CURSOR_EXPIRED` whose metadata names `earliest_sequence`.
+	// `CURSOR_EXPIRED` whose metadata names `earliest_sequence`; one beyond
+	// the end of the log with OUT_OF_RANGE, reason `CURSOR_AHEAD`. When the
+	// gateway already holds its limit of open subscriptions, a new one fails
+	// with RESOURCE_EXHAUSTED, reason `TOO_MANY_SUBSCRIPTIONS`, whose metadata
+	// names the `limit`.
 	Subscribe(*SubscribeRequest, grpc.ServerStreamingServer[SubscribeResponse]) error
 	// ListEvents pages through matching events in log order.
 	ListEvents(context.Context, *ListEventsRequest) (*ListEventsResponse, error)
