@@ -40,15 +40,7 @@ func TestShutdownEndsOpenStreams(t *testing.T) {
 
 	start := time.Now()
 	e.cancel()
-	select {
-	case err := <-e.done:
-		if err != nil {
-			t.Fatalf("Run: %v", err)
-		}
-		e.done <- nil // for the cleanup
-	case <-time.After(25 * time.Second):
-		t.Fatal("Run still waiting for open streams after 25s")
-	}
+	e.waitRunReturned(t, "Run still waiting for open streams after 25s")
 	t.Logf("shutdown took %s", time.Since(start))
 	for {
 		_, err := stream.Recv()
@@ -60,6 +52,21 @@ func TestShutdownEndsOpenStreams(t *testing.T) {
 			t.Errorf("stream ended with %v, want UNAVAILABLE shutting down", err)
 		}
 		break
+	}
+}
+
+// waitRunReturned waits up to 25 s for Run to return nil after e.cancel,
+// failing with stuck otherwise, and leaves the result for the cleanup.
+func (e *testEnv) waitRunReturned(t *testing.T, stuck string) {
+	t.Helper()
+	select {
+	case err := <-e.done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		e.done <- nil
+	case <-time.After(25 * time.Second):
+		t.Fatal(stuck)
 	}
 }
 
@@ -136,15 +143,7 @@ func TestShutdownFinishesInFlightDeliveries(t *testing.T) {
 	if a.err != nil || a.code != http.StatusOK || json.Unmarshal(a.body, &acc) != nil || len(acc.Events) != 1 {
 		t.Fatalf("in-flight delivery: %d %s %v, want 200 with one event", a.code, a.body, a.err)
 	}
-	select {
-	case err := <-e.done:
-		if err != nil {
-			t.Fatalf("Run: %v", err)
-		}
-		e.done <- nil // for the cleanup
-	case <-time.After(25 * time.Second):
-		t.Fatal("Run did not return after the in-flight delivery finished")
-	}
+	e.waitRunReturned(t, "Run did not return after the in-flight delivery finished")
 	ev, err := e.log.Get(context.Background(), acc.Events[0].Sequence)
 	if err != nil || ev.GetProviderEventId() != "8aac461e7b774a38a72fd9c7c0eef8ee" {
 		t.Fatalf("stored event at %d = %v, %v", acc.Events[0].Sequence, ev, err)
