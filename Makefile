@@ -60,6 +60,10 @@ test: lint check-generate breaking ## What CI runs: lint, generated-code and bre
 bench: ## Run the benchmarks behind BENCHMARKS.md (ratios against baselines measured in the same run; 1-2 min on 2 cores).
 	$(GO) test -run '^$$' -bench . -benchtime 1s -timeout 20m $(BENCHFLAGS) ./...
 
+.PHONY: bench-ingest
+bench-ingest: ## The ingest goals on the real binary: wrk and a fixed-rate run against a no-op handler (needs wrk; scripts/bench.sh lists its settings).
+	bash scripts/bench.sh
+
 .PHONY: build
 build: ## Build the binaries into bin/.
 	$(GO) build -o $(BIN)/ ./cmd/...
