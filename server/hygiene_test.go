@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -107,4 +108,113 @@ func sourceList(in *Ingest) []*Source {
 		out = append(out, s)
 	}
 	return out
+}
+
+// logLines parses the JSON log lines with message msg.
+func logLines(t *testing.T, logs *syncBuffer, msg string) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for line := range strings.Lines(logs.String()) {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		if m["msg"] == msg {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// scrape returns the /metrics exposition as a map from series (name with
+// labels) to value.
+func (e *testEnv) scrape(t *testing.T) map[string]string {
+	t.Helper()
+	resp, err := http.Get(e.httpURL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
+		t.Errorf("metrics content type %q", ct)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	series := map[string]string{}
+	for line := range strings.Lines(string(b)) {
+		if line = strings.TrimSpace(line); line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		series[line[:i]] = line[i+1:]
+	}
+	return series
+}
+
+// TestMetricsAndRejectionLogs drives accepted, duplicate, unauthenticated,
+// misaddressed and wrong-method deliveries and checks what /metrics says
+// and which of them the log reports, at which level.
+func TestMetricsAndRejectionLogs(t *testing.T) {
+	var logs syncBuffer
+	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	e := newTestEnv(t, envOptions{cfg: func(c *Config) { c.Logger = logger }})
+	body := truvOrderBody("9aac461e7b774a38a72fd9c7c0eef8ee", "def192646b3c48be96651a0ff25cef85", "completed", "2024-07-11T21:40:48.424655+00:00")
+	first := e.postTruv(t, body)
+	e.postTruv(t, body) // a duplicate
+	e.waitApplied(t, first.Events[0].Sequence)
+	if code, _ := e.postRaw(t, "POST", "/webhooks/truv", body, http.Header{"X-Webhook-Sign": {signTruv("nope", body)}}); code != http.StatusUnauthorized {
+		t.Fatalf("bad signature: %d", code)
+	}
+	if code, _ := e.postRaw(t, "POST", "/webhooks/truv/production", body, http.Header{"X-Webhook-Sign": {signTruv(testTruvSecret, body)}}); code != http.StatusNotFound {
+		t.Fatalf("unknown source: %d", code)
+	}
+	resp, err := http.Get(e.httpURL + "/webhooks/truv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != http.MethodPost {
+		t.Errorf("GET: %d, Allow %q; want 405 with Allow: POST", resp.StatusCode, resp.Header.Get("Allow"))
+	}
+
+	m := e.scrape(t)
+	truv := `{provider="truv",source="default"}`
+	for series, want := range map[string]string{
+		"hookline_deliveries_accepted_total" + truv:                                                     "2",
+		"hookline_deliveries_duplicate_total" + truv:                                                    "1",
+		"hookline_events_stored_total" + truv:                                                           "1",
+		"hookline_events_unmapped_total" + truv:                                                         "0",
+		`hookline_deliveries_rejected_total{provider="truv",source="default",code="unauthenticated"}`:   "1",
+		`hookline_deliveries_rejected_total{provider="truv",source="default",code="store_unavailable"}`: "0",
+		`hookline_deliveries_accepted_total{provider="swyft",source="default"}`:                         "0",
+		"hookline_index_applied_sequence":                                                               "1",
+		"hookline_index_lagging":                                                                        "0",
+		"hookline_subscribers":                                                                          "0",
+		"hookline_subscriptions_refused_total":                                                          "0",
+	} {
+		if got, ok := m[series]; !ok || got != want {
+			t.Errorf("%s = %q (present %v), want %s", series, got, ok, want)
+		}
+	}
+	if _, ok := m["hookline_index_lag_seconds"]; !ok {
+		t.Error("hookline_index_lag_seconds missing")
+	}
+
+	rejected := logLines(t, &logs, "webhook_rejected")
+	byCode := map[string]map[string]any{}
+	for _, l := range rejected {
+		byCode[l["code"].(string)] = l
+	}
+	for code, status := range map[string]float64{codeUnauthenticated: 401, codeUnknownSource: 404} {
+		l, ok := byCode[code]
+		if !ok {
+			t.Errorf("no webhook_rejected line for %s; got %v", code, rejected)
+			continue
+		}
+		if l["level"] != "INFO" || l["status"] != status || l["request_id"] == "" {
+			t.Errorf("webhook_rejected for %s = %v, want level INFO, status %v and a request id", code, l, status)
+		}
+	}
+	if len(rejected) != 2 {
+		t.Errorf("%d webhook_rejected lines, want 2 (the 405 is not logged): %v", len(rejected), rejected)
+	}
 }

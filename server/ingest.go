@@ -186,6 +186,10 @@ func (in *Ingest) serve(w http.ResponseWriter, r *http.Request) {
 		if !in.knownProvider(provider) {
 			code, reason = codeUnknownProvider, "unknown provider"
 		}
+		// Logged (a provider pointed at the wrong URL shows up here) but not
+		// counted: the metric's labels are configured sources only.
+		in.logger.Info("webhook_rejected", "request_id", reqID, "provider", clip(provider), "source", clip(name),
+			"status", http.StatusNotFound, "code", code)
 		writeError(w, reqID, webhookError{http.StatusNotFound, code, reason})
 		return
 	}
@@ -336,6 +340,15 @@ func (g *requestIDs) from(given string) string {
 	}
 	g.once.Do(func() { g.prefix = "req_" + strconv.FormatInt(time.Now().UnixNano(), 36) + "_" })
 	return g.prefix + strconv.FormatUint(g.n.Add(1), 36)
+}
+
+// clip shortens a value taken from the request path for a log line.
+func clip(s string) string {
+	const maxLogged = 64
+	if len(s) > maxLogged {
+		return s[:maxLogged] + "…"
+	}
+	return s
 }
 
 func plainID(s string) bool {

@@ -2,9 +2,11 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -12,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	hooklinev1 "github.com/hookline/hookline/gen/hookline/v1"
 	"github.com/hookline/hookline/internal/eventlog"
 	natsserver "github.com/nats-io/nats-server/v2/server"
 )
@@ -333,5 +336,55 @@ func TestCheckIdentityEncoding(t *testing.T) {
 		if err != nil && classify(err).status != http.StatusUnsupportedMediaType {
 			t.Errorf("Content-Encoding %q answers %d, want 415", tc.values, classify(err).status)
 		}
+	}
+}
+
+// stuckLog is a store that never answers an append: like the real log, it
+// gives up with ErrUnavailable when the caller's deadline passes.
+type stuckLog struct{ EventLog }
+
+func (stuckLog) Append(ctx context.Context, _ *hooklinev1.Event) (eventlog.AppendResult, error) {
+	<-ctx.Done()
+	return eventlog.AppendResult{}, fmt.Errorf("%w: append: %v", eventlog.ErrUnavailable, ctx.Err())
+}
+
+// TestIngestAppendTimeout: a store that does not answer within
+// AppendTimeout gets the delivery a 503 with Retry-After: 5, counted as
+// store_unavailable and logged at error level; nothing is stored.
+func TestIngestAppendTimeout(t *testing.T) {
+	var logs syncBuffer
+	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	e := newTestEnv(t, envOptions{cfg: func(c *Config) {
+		c.Log = stuckLog{c.Log}
+		c.Ingest.AppendTimeout = 200 * time.Millisecond
+		c.Logger = logger
+	}})
+	before := e.lastSeq(t)
+	body := truvOrderBody("aaac461e7b774a38a72fd9c7c0eef8ee", "efa192646b3c48be96651a0ff25cef85", "completed", "2024-07-11T21:40:48.424655+00:00")
+	req, err := http.NewRequest(http.MethodPost, e.httpURL+"/webhooks/truv", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("X-Webhook-Sign", signTruv(testTruvSecret, body))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var eb errorBody
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") != "5" ||
+		json.Unmarshal(b, &eb) != nil || eb.Error.Code != codeUnavailable {
+		t.Fatalf("answer %d, Retry-After %q, body %s; want 503 store_unavailable with Retry-After: 5",
+			resp.StatusCode, resp.Header.Get("Retry-After"), b)
+	}
+	if got := e.scrape(t)[`hookline_deliveries_rejected_total{provider="truv",source="default",code="store_unavailable"}`]; got != "1" {
+		t.Errorf("store_unavailable rejections counted %q, want 1", got)
+	}
+	if l := logLines(t, &logs, "webhook_rejected"); len(l) != 1 || l[0]["level"] != "ERROR" || l[0]["status"] != float64(503) {
+		t.Errorf("webhook_rejected lines %v, want one at ERROR with status 503", l)
+	}
+	if last := e.lastSeq(t); last != before {
+		t.Errorf("log grew from %d to %d", before, last)
 	}
 }
