@@ -17,7 +17,7 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// TestShutdownEndsOpenStreams checks that open subscriptions (gRPC and SSE)
+// TestShutdownEndsOpenStreams checks that open subscriptions (gRPC, REST and SSE)
 // do not hold a graceful shutdown up: Run returns promptly and the gRPC
 // subscriber is told to resume (UNAVAILABLE, SHUTTING_DOWN).
 func TestShutdownEndsOpenStreams(t *testing.T) {
@@ -34,7 +34,14 @@ func TestShutdownEndsOpenStreams(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	if _, err := bufio.NewReader(resp.Body).ReadString('\n'); err != nil {
+	sse := bufio.NewReader(resp.Body)
+	if _, err := sse.ReadString('\n'); err != nil {
+		t.Fatal(err)
+	}
+	rest := e.open(t, http.MethodGet, "/v1/events:subscribe", nil, nil)
+	defer rest.Body.Close()
+	ndjson := bufio.NewReader(rest.Body)
+	if _, err := ndjson.ReadString('\n'); err != nil { // the first bookmark line
 		t.Fatal(err)
 	}
 
@@ -48,10 +55,21 @@ func TestShutdownEndsOpenStreams(t *testing.T) {
 			continue
 		}
 		st := status.Convert(err)
-		if st.Code() != codes.Unavailable || !strings.Contains(st.Message(), "shutting down") {
-			t.Errorf("stream ended with %v, want UNAVAILABLE shutting down", err)
+		if st.Code() != codes.Unavailable || !strings.Contains(st.Message(), "shutting down") ||
+			errorInfo(st).GetReason() != ReasonShuttingDown {
+			t.Errorf("stream ended with %v, want UNAVAILABLE shutting down, reason %s", err, ReasonShuttingDown)
 		}
 		break
+	}
+	// The SSE and REST streams end with an error frame or line that says
+	// the same.
+	tail, _ := io.ReadAll(sse)
+	if !strings.Contains(string(tail), "event: error\ndata: ") || !strings.Contains(string(tail), ReasonShuttingDown) {
+		t.Errorf("SSE stream ended with %q, want an error frame with %s", tail, ReasonShuttingDown)
+	}
+	tail, _ = io.ReadAll(ndjson)
+	if !strings.HasPrefix(string(tail), `{"error":`) || !strings.Contains(string(tail), ReasonShuttingDown) {
+		t.Errorf("REST stream ended with %q, want an error line with %s", tail, ReasonShuttingDown)
 	}
 }
 

@@ -52,8 +52,27 @@ func TestFlagsAndEnvironment(t *testing.T) {
 	if o.httpAddr != "127.0.0.1:18080" || o.grpcAddr != "127.0.0.1:19090" || o.dedupHorizon.Hours() != 96 || o.dataDir != "./data" {
 		t.Errorf("options = %+v", o)
 	}
-	if o.maxSubscriptions != 10000 {
-		t.Errorf("max subscriptions %d, want 10000", o.maxSubscriptions)
+	// The defaults the README's flag table promises.
+	for name, got := range map[string]any{
+		"retention": o.retention, "retention-bytes": o.retentionBytes, "fsync": o.fsync, "fsync-interval": o.fsyncInterval,
+		"max-body-bytes": o.maxBody, "append-timeout": o.appendTimeout, "bookmark-interval": o.bookmark,
+		"shutdown-timeout": o.shutdownTimeout, "nats-replicas": o.natsReplicas, "max-subscriptions": o.maxSubscriptions,
+		"log-level": o.logLevel, "log-format": o.logFormat, "nats-url": o.natsURL, "nats-listen": o.natsListen,
+	} {
+		want := map[string]any{
+			"retention": 720 * time.Hour, "retention-bytes": int64(0), "fsync": "interval", "fsync-interval": time.Second,
+			"max-body-bytes": int64(1 << 20), "append-timeout": 5 * time.Second, "bookmark-interval": 15 * time.Second,
+			"shutdown-timeout": 10 * time.Second, "nats-replicas": 1, "max-subscriptions": 10000,
+			"log-level": "info", "log-format": "text", "nats-url": "", "nats-listen": "",
+		}[name]
+		if got != want {
+			t.Errorf("--%s defaults to %v, want %v", name, got, want)
+		}
+	}
+	// A command-line flag wins over its environment variable.
+	env["HOOKLINE_GRPC_ADDR"] = "127.0.0.1:29090"
+	if o, err := parseFlags([]string{"--grpc-addr", "127.0.0.1:19090"}, func(k string) string { return env[k] }, os.Stderr); err != nil || o.grpcAddr != "127.0.0.1:19090" {
+		t.Errorf("flag and environment both set: %v, grpc addr %v; want the flag's", err, o)
 	}
 	if o.dupWindow != 30*time.Second || o.maxIndexLag() != 23*time.Second {
 		t.Errorf("duplicate window %s, index lag limit %s; want 30s and 23s", o.dupWindow, o.maxIndexLag())
