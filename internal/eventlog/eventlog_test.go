@@ -255,3 +255,54 @@ func TestAppendFailsAtOnceWhileDisconnected(t *testing.T) {
 		t.Fatalf("Append waited for its deadline (%v): the event was kept for after the reconnect", err)
 	}
 }
+
+// TestRetentionByAgeAndSize: the stream drops its oldest events once they
+// are older than MaxAge, or once the stream holds more than MaxBytes; the
+// first sequence moves forward and later events keep their sequences.
+func TestRetentionByAgeAndSize(t *testing.T) {
+	ctx := context.Background()
+	t.Run("age", func(t *testing.T) {
+		l, err := Open(ctx, Options{DataDir: t.TempDir(), MaxAge: time.Second, DuplicateWindow: 100 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		for i := range 3 {
+			if _, err := l.Append(ctx, testEvent(fmt.Sprintf("evt_age_%d", i), hooklinev1.Provider_PROVIDER_TRUV, "o")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		waitUntil(t, 10*time.Second, "the events to age out", func() bool {
+			first, last, err := l.Bounds(ctx)
+			return err == nil && first > 3 && last == 3
+		})
+		res, err := l.Append(ctx, testEvent("evt_age_3", hooklinev1.Provider_PROVIDER_TRUV, "o"))
+		if err != nil || res.Sequence != 4 {
+			t.Fatalf("append after expiry = %+v, %v; want sequence 4", res, err)
+		}
+	})
+	t.Run("size", func(t *testing.T) {
+		const limit = 8 << 10
+		l, err := Open(ctx, Options{DataDir: t.TempDir(), MaxBytes: limit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		for i := range 200 {
+			if _, err := l.Append(ctx, testEvent(fmt.Sprintf("evt_size_%d", i), hooklinev1.Provider_PROVIDER_TRUV, "o")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		info, err := l.stream.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.State.Bytes > limit || info.State.FirstSeq <= 1 || info.State.LastSeq != 200 {
+			t.Fatalf("stream holds %d bytes, sequences %d..%d; want at most %d bytes ending at 200 with the oldest dropped",
+				info.State.Bytes, info.State.FirstSeq, info.State.LastSeq, limit)
+		}
+		if _, err := l.Get(ctx, 1); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Get(1) after the size limit dropped it: %v, want ErrNotFound", err)
+		}
+	})
+}
