@@ -69,6 +69,10 @@ func TestFlagsAndEnvironment(t *testing.T) {
 			t.Errorf("--%s defaults to %v, want %v", name, got, want)
 		}
 	}
+	if _, err := parseFlags([]string{"--config", "x", "--nats-listen", "127.0.0.1:4222"},
+		func(k string) string { return map[string]string{"HOOKLINE_NATS_LISTEN_TOKEN": "t"}[k] }, os.Stderr); err != nil {
+		t.Errorf("--nats-listen with a token: %v", err)
+	}
 	// A command-line flag wins over its environment variable.
 	env["HOOKLINE_GRPC_ADDR"] = "127.0.0.1:29090"
 	if o, err := parseFlags([]string{"--grpc-addr", "127.0.0.1:19090"}, func(k string) string { return env[k] }, os.Stderr); err != nil || o.grpcAddr != "127.0.0.1:19090" {
@@ -89,6 +93,9 @@ func TestFlagsAndEnvironment(t *testing.T) {
 		{"--config", "x", "--max-index-lag", "-1s"},
 		{"--config", "x", "--fsync", "sometimes"},
 		{"--config", "x", "--max-subscriptions", "0"},
+		// A NATS listener without a client token, or next to an external cluster.
+		{"--config", "x", "--nats-listen", "127.0.0.1:4222"},
+		{"--config", "x", "--nats-listen", "127.0.0.1:4222", "--nats-url", "nats://127.0.0.1:4333"},
 		{},
 	}
 	for _, args := range bad {

@@ -70,7 +70,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	fs.StringVar(&o.natsURL, "nats-url", "", "external NATS cluster URL(s), comma-separated; empty runs NATS embedded")
 	fs.StringVar(&o.natsCreds, "nats-creds", "", "NATS credentials file for --nats-url")
 	fs.StringVar(&o.natsUser, "nats-user", "", "NATS user for --nats-url (password from HOOKLINE_NATS_PASSWORD; token from HOOKLINE_NATS_TOKEN)")
-	fs.StringVar(&o.natsListen, "nats-listen", "", "host:port where the embedded NATS server accepts clients (e.g. the nats CLI); empty: none")
+	fs.StringVar(&o.natsListen, "nats-listen", "", "host:port where the embedded NATS server accepts clients (e.g. the nats CLI), which must present the token in HOOKLINE_NATS_LISTEN_TOKEN; empty: none")
 	fs.IntVar(&o.natsReplicas, "nats-replicas", 1, "stream replicas on an external cluster")
 	fs.DurationVar(&o.retention, "retention", 30*24*time.Hour, "how long the log keeps events")
 	fs.Int64Var(&o.retentionBytes, "retention-bytes", 0, "size limit of the log in bytes; 0: none")
@@ -116,6 +116,10 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 		return nil, fmt.Errorf("--dedup-horizon (%s) must not exceed --retention (%s): ids are remembered only while their events are kept", o.dedupHorizon, o.retention)
 	case o.maxLag < 0:
 		return nil, errors.New("--max-index-lag must not be negative")
+	case o.natsListen != "" && o.natsURL != "":
+		return nil, errors.New("--nats-listen applies to the embedded NATS server; it cannot be combined with --nats-url")
+	case o.natsListen != "" && getenv("HOOKLINE_NATS_LISTEN_TOKEN") == "":
+		return nil, errors.New("--nats-listen needs HOOKLINE_NATS_LISTEN_TOKEN, the token every NATS client of the embedded server must present: without one, anyone who reaches the port could publish events that skipped verification, or delete the stream")
 	case o.maxSubscriptions < 1:
 		return nil, errors.New("--max-subscriptions must be at least 1")
 	case o.maxLag == 0 && o.safeIndexLag() < time.Second:
@@ -219,7 +223,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	log, err := eventlog.Open(ctx, eventlog.Options{
 		DataDir: o.dataDir, URL: o.natsURL, CredsFile: o.natsCreds,
 		Token: getenv("HOOKLINE_NATS_TOKEN"), User: o.natsUser, Password: getenv("HOOKLINE_NATS_PASSWORD"),
-		Listen: o.natsListen, Replicas: o.natsReplicas,
+		Listen: o.natsListen, ListenToken: getenv("HOOKLINE_NATS_LISTEN_TOKEN"), Replicas: o.natsReplicas,
 		MaxAge: o.retention, MaxBytes: o.retentionBytes, DuplicateWindow: o.dupWindow,
 		SyncInterval: o.fsyncInterval, SyncAlways: o.fsync == "always",
 	})

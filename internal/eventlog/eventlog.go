@@ -53,6 +53,11 @@ type Options struct {
 	// Listen makes the embedded server accept NATS clients on this host:port
 	// (e.g. for the `nats` CLI). Empty: in-process connections only.
 	Listen string
+	// ListenToken is the token every client of the embedded server must
+	// present when Listen is set; Open refuses to listen without one, as
+	// anyone reaching the port could otherwise publish events that skipped
+	// verification or delete the stream.
+	ListenToken string
 	// Stream is the stream name. Default "HOOKLINE_EVENTS".
 	Stream string
 	// SubjectPrefix is the subject prefix. Default "hookline.ev".
@@ -113,7 +118,11 @@ func Open(ctx context.Context, opts Options) (*Log, error) {
 		if l.ns, err = startEmbedded(opts); err != nil {
 			return nil, err
 		}
-		l.nc, err = nats.Connect("", nats.InProcessServer(l.ns), nats.Name("hookline"), nats.MaxReconnects(-1), noReconnectBuffer)
+		co := []nats.Option{nats.InProcessServer(l.ns), nats.Name("hookline"), nats.MaxReconnects(-1), noReconnectBuffer}
+		if opts.ListenToken != "" {
+			co = append(co, nats.Token(opts.ListenToken))
+		}
+		l.nc, err = nats.Connect("", co...)
 	} else {
 		l.nc, err = nats.Connect(opts.URL, l.connectOptions()...)
 	}
@@ -195,6 +204,10 @@ func startEmbedded(opts Options) (*server.Server, error) {
 	if opts.Listen == "" {
 		so.DontListen = true
 	} else {
+		if opts.ListenToken == "" {
+			return nil, errors.New("embedded nats: a listener needs a client token")
+		}
+		so.Authorization = opts.ListenToken
 		host, port, err := splitHostPort(opts.Listen)
 		if err != nil {
 			return nil, fmt.Errorf("embedded nats listen address: %w", err)

@@ -182,9 +182,16 @@ func TestReadByTimeWithSeveralFilters(t *testing.T) {
 }
 
 // TestListenForClients: with Listen set, the embedded server accepts NATS
-// clients over TCP (e.g. the nats CLI) and they see the stream.
+// clients over TCP (e.g. the nats CLI) that present the token, and they see
+// the stream; a client without it is refused, and there is no listener
+// without a token at all.
 func TestListenForClients(t *testing.T) {
-	l, err := Open(context.Background(), Options{DataDir: t.TempDir(), Listen: "127.0.0.1:0"})
+	if l, err := Open(context.Background(), Options{DataDir: t.TempDir(), Listen: "127.0.0.1:0"}); err == nil {
+		l.Close()
+		t.Fatal("Open listened without a client token")
+	}
+	const token = "listen-test-token"
+	l, err := Open(context.Background(), Options{DataDir: t.TempDir(), Listen: "127.0.0.1:0", ListenToken: token})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +203,13 @@ func TestListenForClients(t *testing.T) {
 	if url == "" {
 		t.Fatal("no client URL")
 	}
-	nc, err := nats.Connect(url)
+	if nc, err := nats.Connect(url); err == nil {
+		nc.Close()
+		t.Fatal("a client without the token was accepted")
+	} else if !errors.Is(err, nats.ErrAuthorization) {
+		t.Errorf("client without the token: %v, want an authorization error", err)
+	}
+	nc, err := nats.Connect(url, nats.Token(token))
 	if err != nil {
 		t.Fatal(err)
 	}
