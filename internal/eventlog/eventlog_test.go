@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -209,7 +210,8 @@ func TestListenForClients(t *testing.T) {
 	} else if !errors.Is(err, nats.ErrAuthorization) {
 		t.Errorf("client without the token: %v, want an authorization error", err)
 	}
-	nc, err := nats.Connect(url, nats.Token(token))
+	// The token in the URL, the form the nats CLI's --server takes.
+	nc, err := nats.Connect(strings.Replace(url, "nats://", "nats://"+token+"@", 1))
 	if err != nil {
 		t.Fatal(err)
 	}
