@@ -93,6 +93,9 @@ func TestFlagsAndEnvironment(t *testing.T) {
 		{"--config", "x", "--max-index-lag", "-1s"},
 		{"--config", "x", "--fsync", "sometimes"},
 		{"--config", "x", "--max-subscriptions", "0"},
+		// TLS settings without an external cluster, a certificate without its key.
+		{"--config", "x", "--nats-tls-ca", "ca.pem"},
+		{"--config", "x", "--nats-url", "tls://n1:4222", "--nats-tls-cert", "c.pem"},
 		// A NATS listener without a client token, or next to an external cluster.
 		{"--config", "x", "--nats-listen", "127.0.0.1:4222"},
 		{"--config", "x", "--nats-listen", "127.0.0.1:4222", "--nats-url", "nats://127.0.0.1:4333"},

@@ -48,6 +48,7 @@ func main() {
 type options struct {
 	httpAddr, grpcAddr, dataDir, configPath  string
 	natsURL, natsCreds, natsUser, natsListen string
+	natsCA, natsCert, natsKey                string
 	natsReplicas                             int
 	retention, dedupHorizon, dupWindow       time.Duration
 	maxLag                                   time.Duration
@@ -70,6 +71,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	fs.StringVar(&o.natsURL, "nats-url", "", "external NATS cluster URL(s), comma-separated; empty runs NATS embedded")
 	fs.StringVar(&o.natsCreds, "nats-creds", "", "NATS credentials file for --nats-url")
 	fs.StringVar(&o.natsUser, "nats-user", "", "NATS user for --nats-url (password from HOOKLINE_NATS_PASSWORD; token from HOOKLINE_NATS_TOKEN)")
+	fs.StringVar(&o.natsCA, "nats-tls-ca", "", "PEM file of the CA that signed the external cluster's certificates (default: the system's roots)")
+	fs.StringVar(&o.natsCert, "nats-tls-cert", "", "client certificate (PEM) for an external cluster that requires mutual TLS; with --nats-tls-key")
+	fs.StringVar(&o.natsKey, "nats-tls-key", "", "key (PEM) of --nats-tls-cert")
 	fs.StringVar(&o.natsListen, "nats-listen", "", "host:port where the embedded NATS server accepts clients (e.g. the nats CLI), which must present the token in HOOKLINE_NATS_LISTEN_TOKEN; empty: none")
 	fs.IntVar(&o.natsReplicas, "nats-replicas", 1, "stream replicas on an external cluster")
 	fs.DurationVar(&o.retention, "retention", 30*24*time.Hour, "how long the log keeps events")
@@ -116,6 +120,10 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 		return nil, fmt.Errorf("--dedup-horizon (%s) must not exceed --retention (%s): ids are remembered only while their events are kept", o.dedupHorizon, o.retention)
 	case o.maxLag < 0:
 		return nil, errors.New("--max-index-lag must not be negative")
+	case o.natsURL == "" && (o.natsCA != "" || o.natsCert != "" || o.natsKey != ""):
+		return nil, errors.New("--nats-tls-ca, --nats-tls-cert and --nats-tls-key apply to an external cluster (--nats-url)")
+	case (o.natsCert == "") != (o.natsKey == ""):
+		return nil, errors.New("--nats-tls-cert and --nats-tls-key go together")
 	case o.natsListen != "" && o.natsURL != "":
 		return nil, errors.New("--nats-listen applies to the embedded NATS server; it cannot be combined with --nats-url")
 	case o.natsListen != "" && getenv("HOOKLINE_NATS_LISTEN_TOKEN") == "":
@@ -222,6 +230,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	log, err := eventlog.Open(ctx, eventlog.Options{
 		DataDir: o.dataDir, URL: o.natsURL, CredsFile: o.natsCreds,
+		TLSCAFile: o.natsCA, TLSCertFile: o.natsCert, TLSKeyFile: o.natsKey,
 		Token: getenv("HOOKLINE_NATS_TOKEN"), User: o.natsUser, Password: getenv("HOOKLINE_NATS_PASSWORD"),
 		Listen: o.natsListen, ListenToken: getenv("HOOKLINE_NATS_LISTEN_TOKEN"), Replicas: o.natsReplicas,
 		MaxAge: o.retention, MaxBytes: o.retentionBytes, DuplicateWindow: o.dupWindow,

@@ -50,6 +50,13 @@ type Options struct {
 	CredsFile string
 	// Token, User and Password authenticate to the external cluster.
 	Token, User, Password string
+	// TLSCAFile holds the PEM certificates that verify the external
+	// cluster's servers (a private CA); empty: the system's roots. Setting
+	// it (or a client certificate) makes the connection use TLS.
+	TLSCAFile string
+	// TLSCertFile and TLSKeyFile are the client certificate and key the
+	// external cluster may require (mutual TLS); both or neither.
+	TLSCertFile, TLSKeyFile string
 	// Listen makes the embedded server accept NATS clients on this host:port
 	// (e.g. for the `nats` CLI). Empty: in-process connections only.
 	Listen string
@@ -157,6 +164,12 @@ func (l *Log) connectOptions() []nats.Option {
 		o = append(o, nats.Token(l.opts.Token))
 	case l.opts.User != "":
 		o = append(o, nats.UserInfo(l.opts.User, l.opts.Password))
+	}
+	if l.opts.TLSCAFile != "" {
+		o = append(o, nats.RootCAs(l.opts.TLSCAFile))
+	}
+	if l.opts.TLSCertFile != "" || l.opts.TLSKeyFile != "" {
+		o = append(o, nats.ClientCert(l.opts.TLSCertFile, l.opts.TLSKeyFile))
 	}
 	return o
 }
