@@ -278,8 +278,9 @@ func startNATS(t testing.TB, dir string, port int) *natsserver.Server {
 }
 
 // TestIngestStoreUnavailable stops the (external) NATS server: deliveries
-// get 503 and nothing is acknowledged; once it is back, they are accepted
-// again and the follower resumes.
+// get 503 and nothing is acknowledged, and /readyz says the store is
+// unavailable; once it is back, they are accepted again, the follower
+// resumes and /readyz is 200.
 func TestIngestStoreUnavailable(t *testing.T) {
 	natsDir := t.TempDir()
 	ns := startNATS(t, natsDir, 0)
@@ -302,6 +303,9 @@ func TestIngestStoreUnavailable(t *testing.T) {
 	if got, _ := e.idx.Lookup(ok.Events[0].ID); got.Sequence != ok.Events[0].Sequence {
 		t.Errorf("index lost the acknowledged event")
 	}
+	if code, b := e.postRaw(t, "GET", "/readyz", nil, nil); code != http.StatusServiceUnavailable || !strings.Contains(string(b), "event store unavailable") {
+		t.Errorf("/readyz with the store down: %d %s, want 503 event store unavailable", code, b)
+	}
 
 	ns = startNATS(t, natsDir, port)
 	defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
@@ -314,6 +318,9 @@ func TestIngestStoreUnavailable(t *testing.T) {
 		t.Errorf("after recovery the event is at %d, want %d", acc.Events[0].Sequence, ok.Events[0].Sequence+1)
 	}
 	waitFor(t, 30*time.Second, "the follower to resume", func() bool { return e.srv.hub.Last() >= acc.Events[0].Sequence })
+	if code, b := e.postRaw(t, "GET", "/readyz", nil, nil); code != http.StatusOK {
+		t.Errorf("/readyz after recovery: %d %s", code, b)
+	}
 }
 
 func TestCheckIdentityEncoding(t *testing.T) {
