@@ -419,3 +419,38 @@ func TestRESTCursorOutOfRange(t *testing.T) {
 		}
 	})
 }
+
+// TestListEventsPageSize: no page_size means 100 events a page, and a
+// larger one than 1000 is cut to 1000; the next page token carries on.
+func TestListEventsPageSize(t *testing.T) {
+	e := newTestEnv(t, envOptions{})
+	const n = 1001
+	var last uint64
+	for i := range n {
+		res, err := e.log.Append(t.Context(), benchEvent(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = res.Sequence
+	}
+	e.waitApplied(t, last)
+	for _, tc := range []struct {
+		size        int32
+		first, next int
+	}{{0, 100, 0}, {5000, 1000, 1}} {
+		resp, err := e.client.ListEvents(t.Context(), &hooklinev1.ListEventsRequest{PageSize: tc.size})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(resp.GetEvents()) != tc.first || resp.GetNextPageToken() == "" {
+			t.Fatalf("page_size %d: %d events, next token %q; want %d and a token", tc.size, len(resp.GetEvents()), resp.GetNextPageToken(), tc.first)
+		}
+		if tc.size == 0 {
+			continue
+		}
+		resp, err = e.client.ListEvents(t.Context(), &hooklinev1.ListEventsRequest{PageSize: tc.size, PageToken: resp.GetNextPageToken()})
+		if err != nil || len(resp.GetEvents()) != tc.next || resp.GetEvents()[0].GetSequence() != last {
+			t.Fatalf("page_size %d, second page: %v, %v; want the last event alone", tc.size, resp, err)
+		}
+	}
+}
