@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -102,6 +103,7 @@ func (ix *stallingIndex) unstall() { ix.once.Do(func() { close(ix.release) }) }
 func TestLagGuard(t *testing.T) {
 	body := truvOrderBody("6aac461e7b774a38a72fd9c7c0eef8ee", "aaa192646b3c48be96651a0ff25cef85", "pending", "2024-07-11T21:40:48.424655+00:00")
 	hdr := http.Header{"Content-Type": {"application/json"}, "X-Webhook-Sign": {signTruv(testTruvSecret, body)}}
+	var logs syncBuffer
 	start := func(t *testing.T, maxLag time.Duration) (*testEnv, *stallingIndex) {
 		ix := &stallingIndex{release: make(chan struct{})}
 		e := newTestEnv(t, envOptions{
@@ -110,6 +112,7 @@ func TestLagGuard(t *testing.T) {
 				ix.StateIndex = c.Index
 				c.Index = ix
 				c.MaxIndexLag = maxLag
+				c.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
 			},
 		})
 		t.Cleanup(ix.unstall) // before the env's own cleanup stops the server
@@ -163,6 +166,12 @@ func TestLagGuard(t *testing.T) {
 		}
 		if _, b := get("/metrics"); !strings.Contains(b, "hookline_index_lagging 0\n") {
 			t.Errorf("/metrics after catching up lacks hookline_index_lagging 0")
+		}
+		if l := logLines(t, &logs, "index_lagging"); len(l) != 1 || l[0]["level"] != "WARN" {
+			t.Errorf("index_lagging lines %v, want one warning", l)
+		}
+		if l := logLines(t, &logs, "index_caught_up"); len(l) != 1 {
+			t.Errorf("index_caught_up lines %v, want one", l)
 		}
 	})
 }

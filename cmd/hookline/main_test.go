@@ -12,6 +12,8 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -48,19 +50,38 @@ type gateway struct {
 	http, grpc string
 	cancel     context.CancelFunc
 	done       chan error
+	logs       *lockedBuffer // what run() wrote to stderr
+}
+
+// lockedBuffer is a strings.Builder safe for concurrent writes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func start(t *testing.T, dataDir, configPath string) *gateway {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
-	g := &gateway{cancel: cancel, done: make(chan error, 1)}
+	g := &gateway{cancel: cancel, done: make(chan error, 1), logs: &lockedBuffer{}}
 	args := []string{"--config", configPath, "--data-dir", dataDir, "--http-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0", "--log-level", "warn",
 		// A tiny JetStream window: retries after a restart can only be
 		// recognized by the (rebuilt) index.
 		"--nats-duplicate-window", "100ms", "--max-index-lag", "1s"}
 	go func() {
-		err := run(ctx, args, func(k string) string { return testEnv[k] }, pw, io.Discard)
+		err := run(ctx, args, func(k string) string { return testEnv[k] }, pw, g.logs)
 		pw.CloseWithError(fmt.Errorf("run returned: %v", err))
 		g.done <- err
 	}()
@@ -195,6 +216,11 @@ func TestEndToEnd(t *testing.T) {
 	fixtures := signedFixtures(t)
 
 	g := start(t, dataDir, cfgPath)
+	// The test's --max-index-lag exceeds what its tiny duplicate window
+	// covers; the gateway says so at start.
+	if !strings.Contains(g.logs.String(), "msg=dedup_gap_possible") {
+		t.Errorf("no dedup_gap_possible warning at start; logs:\n%s", g.logs.String())
+	}
 	stored := map[string]uint64{}
 	providers := map[string]bool{}
 	for _, d := range fixtures {
