@@ -1,7 +1,9 @@
 package server
 
 import (
+	"fmt"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -68,5 +70,40 @@ func TestLagGuardAcrossReplicas(t *testing.T) {
 	}
 	if last := a.lastSeq(t); last != first.Events[0].Sequence {
 		t.Errorf("log ends at %d, want %d", last, first.Events[0].Sequence)
+	}
+}
+
+// TestReplicasConcurrentCopies: copies of one delivery that reach two
+// replicas at the same moment are stored once; every answer names that
+// event's sequence, and exactly one says it was new.
+func TestReplicasConcurrentCopies(t *testing.T) {
+	ns := startNATS(t, t.TempDir(), 0)
+	defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
+	lo := eventlog.Options{URL: ns.ClientURL()}
+	replicas := []*testEnv{newTestEnv(t, envOptions{logOpts: lo}), newTestEnv(t, envOptions{logOpts: lo})}
+	for round := range 20 {
+		body := truvTaskBody(fmt.Sprintf("4aac461e7b774a38a72fd9c7c0ee%04d", round), "621442a087604e599c637db310d07402", "done", "2022-08-24T13:55:12.845666+00:00")
+		before := replicas[0].lastSeq(t)
+		answers := make([]Accepted, 4)
+		var wg sync.WaitGroup
+		for i := range answers {
+			wg.Go(func() { answers[i] = replicas[i%2].postTruv(t, body) })
+		}
+		wg.Wait()
+		if got := replicas[0].lastSeq(t); got != before+1 {
+			t.Fatalf("round %d: %d events stored, want 1", round, got-before)
+		}
+		fresh := 0
+		for _, a := range answers {
+			if a.Events[0].Sequence != before+1 {
+				t.Errorf("round %d: answer names sequence %d, want %d", round, a.Events[0].Sequence, before+1)
+			}
+			if !a.Duplicate {
+				fresh++
+			}
+		}
+		if fresh != 1 {
+			t.Errorf("round %d: %d answers were not duplicates, want 1", round, fresh)
+		}
 	}
 }
