@@ -30,6 +30,7 @@ const (
 	ReasonUnavailable          = "STORE_UNAVAILABLE"
 	ReasonShuttingDown         = "SHUTTING_DOWN"
 	ReasonTooManySubscriptions = "TOO_MANY_SUBSCRIPTIONS"
+	ReasonUnauthenticated      = "UNAUTHENTICATED"
 	ReasonInternal             = "INTERNAL"
 )
 

@@ -14,6 +14,8 @@ type gauges struct {
 	subscribers atomic.Int64  // open subscriptions
 	dropped     atomic.Int64  // subscribers moved to catch-up because they fell behind
 	refused     atomic.Int64  // subscriptions refused at the MaxSubscriptions cap
+	// read API calls refused for a missing or invalid token
+	unauthenticated atomic.Int64
 }
 
 // metricsHandler writes the counters in the Prometheus text format.
@@ -57,4 +59,5 @@ func (s *Server) metricsHandler(w http.ResponseWriter, _ *http.Request) {
 	fmt.Fprintf(w, "# HELP hookline_subscribers Open subscriptions.\n# TYPE hookline_subscribers gauge\nhookline_subscribers %d\n", s.gauges.subscribers.Load())
 	fmt.Fprintf(w, "# HELP hookline_subscribers_lagged_total Subscribers moved to catch-up from the log because they fell behind.\n# TYPE hookline_subscribers_lagged_total counter\nhookline_subscribers_lagged_total %d\n", s.gauges.dropped.Load())
 	fmt.Fprintf(w, "# HELP hookline_subscriptions_refused_total Subscriptions refused because the open-subscription limit was reached.\n# TYPE hookline_subscriptions_refused_total counter\nhookline_subscriptions_refused_total %d\n", s.gauges.refused.Load())
+	fmt.Fprintf(w, "# HELP hookline_api_unauthenticated_total Read API calls refused for a missing or invalid token.\n# TYPE hookline_api_unauthenticated_total counter\nhookline_api_unauthenticated_total %d\n", s.gauges.unauthenticated.Load())
 }

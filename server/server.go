@@ -85,6 +85,10 @@ type Config struct {
 	// together); one more is refused with RESOURCE_EXHAUSTED (HTTP 429).
 	// Default 10 000.
 	MaxSubscriptions int
+	// APITokens, when not empty, protect the read API (EventService over
+	// gRPC, REST and SSE): every call must carry `Authorization: Bearer`
+	// with one of them. Several at once allow rotation. See auth.go.
+	APITokens []string
 	// OpenAPI is the OpenAPI document served at /openapi.json.
 	OpenAPI []byte
 	// Logger receives logs. Default: discard.
@@ -107,6 +111,7 @@ type Server struct {
 	lag              lagWatch
 	maxIndexLag      time.Duration
 	maxSubscriptions int64
+	auth             apiAuth
 	// Index queue (see queueIndex): pending is guarded by pendingMu;
 	// applyMu serializes commits; readyAt is the log's last sequence at
 	// start, which the index must reach before webhooks are accepted.
@@ -154,6 +159,7 @@ func New(cfg Config) (*Server, error) {
 		bookmarkInterval: cfg.BookmarkInterval, shutdownTimeout: cfg.ShutdownTimeout,
 		openAPI: cfg.OpenAPI, health: health.NewServer(),
 		maxIndexLag: cfg.MaxIndexLag, maxSubscriptions: int64(cfg.MaxSubscriptions),
+		auth: newAPIAuth(cfg.APITokens),
 	}
 	s.streams, s.stopStreams = context.WithCancel(context.Background())
 	s.indexKick = make(chan struct{}, 1)
@@ -172,6 +178,8 @@ func (s *Server) GRPCServer() *grpc.Server {
 	gs := grpc.NewServer(
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+		grpc.ChainUnaryInterceptor(s.unaryAuth),
+		grpc.ChainStreamInterceptor(s.streamAuth),
 	)
 	hooklinev1.RegisterEventServiceServer(gs, &eventService{s: s})
 	healthpb.RegisterHealthServer(gs, s.health)
@@ -422,9 +430,9 @@ func (s *Server) HTTPHandler(gw http.Handler) http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(s.openAPI)
 	})
-	mux.HandleFunc("GET /v1/events:sse", s.sse)
+	mux.Handle("GET /v1/events:sse", s.requireToken(http.HandlerFunc(s.sse)))
 	if gw != nil {
-		mux.Handle("/v1/", gw)
+		mux.Handle("/v1/", s.requireToken(gw))
 	}
 	return mux
 }

@@ -148,3 +148,53 @@ func TestLegacyIndexRemoved(t *testing.T) {
 		t.Errorf("a directory named index.db was touched: %v", err)
 	}
 }
+
+// TestReadAPIExposure: listening beyond loopback needs read API tokens or
+// an explicit --api-allow-unauthenticated; loopback needs neither.
+func TestReadAPIExposure(t *testing.T) {
+	none := func(string) string { return "" }
+	withTokens := func(k string) string { return map[string]string{"HOOKLINE_API_TOKENS": "t1,t2"}[k] }
+	for _, tc := range []struct {
+		args   []string
+		getenv func(string) string
+		ok     bool
+	}{
+		{[]string{"--http-addr", "127.0.0.1:8080", "--grpc-addr", "[::1]:9090"}, none, true},
+		{[]string{"--http-addr", "localhost:8080"}, none, true},
+		{[]string{"--http-addr", "0.0.0.0:8080"}, none, false},
+		{[]string{"--grpc-addr", ":9090"}, none, false},
+		{[]string{"--grpc-addr", "10.0.0.5:9090"}, none, false},
+		{[]string{"--grpc-addr", ":9090"}, withTokens, true},
+		{[]string{"--grpc-addr", ":9090", "--api-tokens-file", "tokens"}, none, true},
+		{[]string{"--http-addr", ":8080", "--api-allow-unauthenticated"}, none, true},
+	} {
+		_, err := parseFlags(append([]string{"--config", "x"}, tc.args...), tc.getenv, &strings.Builder{})
+		if (err == nil) != tc.ok {
+			t.Errorf("parseFlags(%v): %v, want ok=%v", tc.args, err, tc.ok)
+		}
+	}
+}
+
+func TestLoadAPITokens(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "tokens")
+	if err := os.WriteFile(file, []byte("# rotated 2026-11\nnew-token\n\n  old-token  \n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	empty := filepath.Join(dir, "empty")
+	if err := os.WriteFile(empty, []byte("# none yet\n\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, err := loadAPITokens(file, " env-a , env-b ")
+	if err != nil || strings.Join(got, " ") != "env-a env-b new-token old-token" {
+		t.Errorf("loadAPITokens = %q, %v", got, err)
+	}
+	for _, tc := range []struct{ file, env string }{{empty, ""}, {"", " , "}, {filepath.Join(dir, "missing"), ""}} {
+		if got, err := loadAPITokens(tc.file, tc.env); err == nil {
+			t.Errorf("loadAPITokens(%q, %q) = %q, want an error", tc.file, tc.env, got)
+		}
+	}
+	if got, err := loadAPITokens("", ""); err != nil || len(got) != 0 {
+		t.Errorf("no tokens configured: %q, %v", got, err)
+	}
+}

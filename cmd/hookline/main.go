@@ -57,6 +57,8 @@ type options struct {
 	fsyncInterval, appendTimeout, bookmark   time.Duration
 	shutdownTimeout                          time.Duration
 	maxSubscriptions                         int
+	apiTokensFile                            string
+	apiAllowUnauthenticated                  bool
 	logLevel, logFormat                      string
 }
 
@@ -88,6 +90,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	fs.DurationVar(&o.bookmark, "bookmark-interval", 15*time.Second, "default interval of subscription bookmarks")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "graceful shutdown limit")
 	fs.IntVar(&o.maxSubscriptions, "max-subscriptions", 10000, "open subscriptions (gRPC, REST and SSE together) beyond which new ones get RESOURCE_EXHAUSTED / HTTP 429")
+	fs.StringVar(&o.apiTokensFile, "api-tokens-file", "", "file of read API tokens, one per line (also: HOOKLINE_API_TOKENS, comma-separated); calls must send Authorization: Bearer <token>")
+	fs.BoolVar(&o.apiAllowUnauthenticated, "api-allow-unauthenticated", false, "serve the read API without tokens on addresses beyond loopback (when the network in front authenticates)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&o.logFormat, "log-format", "text", "text or json")
 
@@ -128,6 +132,10 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 		return nil, errors.New("--nats-listen applies to the embedded NATS server; it cannot be combined with --nats-url")
 	case o.natsListen != "" && getenv("HOOKLINE_NATS_LISTEN_TOKEN") == "":
 		return nil, errors.New("--nats-listen needs HOOKLINE_NATS_LISTEN_TOKEN, the token every NATS client of the embedded server must present: without one, anyone who reaches the port could publish events that skipped verification, or delete the stream")
+	case o.apiTokensFile == "" && getenv("HOOKLINE_API_TOKENS") == "" && !o.apiAllowUnauthenticated &&
+		(!loopbackOnly(o.httpAddr) || !loopbackOnly(o.grpcAddr)):
+		return nil, fmt.Errorf("--http-addr %s / --grpc-addr %s reach beyond loopback, and the read API (every stored event, personal data included) has no token: "+
+			"set HOOKLINE_API_TOKENS or --api-tokens-file, or --api-allow-unauthenticated if the network in front of the gateway authenticates its clients", o.httpAddr, o.grpcAddr)
 	case o.maxSubscriptions < 1:
 		return nil, errors.New("--max-subscriptions must be at least 1")
 	case o.maxLag == 0 && o.safeIndexLag() < time.Second:
@@ -255,10 +263,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		logger.Warn("index_ids_discarded", "reason", why, "action", "rebuilding from the log")
 	}
 
+	apiTokens, err := loadAPITokens(o.apiTokensFile, getenv("HOOKLINE_API_TOKENS"))
+	if err != nil {
+		return err
+	}
+	if len(apiTokens) == 0 && o.apiAllowUnauthenticated {
+		logger.Warn("api_unauthenticated", "reason", "--api-allow-unauthenticated: the read API answers anyone who reaches it")
+	}
 	srv, err := server.New(server.Config{
 		Log: log, Index: idx, Sources: sources, Logger: logger, OpenAPI: hookline.OpenAPI,
 		BookmarkInterval: o.bookmark, ShutdownTimeout: o.shutdownTimeout, MaxIndexLag: o.maxIndexLag(),
-		MaxSubscriptions: o.maxSubscriptions,
+		MaxSubscriptions: o.maxSubscriptions, APITokens: apiTokens,
 		Ingest: server.IngestOptions{
 			MaxBodyBytes: o.maxBody, AppendTimeout: o.appendTimeout, DedupHorizon: o.dedupHorizon,
 			Aliases: registry.Aliases(),
@@ -289,4 +304,50 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	err = srv.Run(ctx, httpLn, grpcLn)
 	logger.Info("stopped")
 	return err
+}
+
+// loopbackOnly reports whether a listen address accepts loopback
+// connections only (an empty host listens on every interface).
+func loopbackOnly(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// loadAPITokens reads the read API tokens: one per line of file (blank
+// lines and lines starting with # are skipped) and the comma-separated
+// list in env. A file that names none is an error, not an open API.
+func loadAPITokens(file, env string) ([]string, error) {
+	var tokens []string
+	for t := range strings.SplitSeq(env, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			tokens = append(tokens, t)
+		}
+	}
+	if env != "" && len(tokens) == 0 {
+		return nil, errors.New("HOOKLINE_API_TOKENS holds no token")
+	}
+	if file == "" {
+		return tokens, nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("--api-tokens-file: %w", err)
+	}
+	n := len(tokens)
+	for line := range strings.Lines(string(b)) {
+		if t := strings.TrimSpace(line); t != "" && !strings.HasPrefix(t, "#") {
+			tokens = append(tokens, t)
+		}
+	}
+	if len(tokens) == n {
+		return nil, fmt.Errorf("--api-tokens-file %s holds no token", file)
+	}
+	return tokens, nil
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/hookline/hookline/server"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 )
 
 const (
@@ -31,8 +32,12 @@ const (
 	swyftAuth      = "Bearer e2e-swyft"
 )
 
+// apiToken protects the read API of the gateways these tests start.
+const apiToken = "e2e-api-token"
+
 var testEnv = map[string]string{
 	"E2E_TRUV": truvSecret, "E2E_FINICITY": finicitySecret, "E2E_SWYFT": swyftAuth,
+	"HOOKLINE_API_TOKENS": apiToken,
 }
 
 const testConfig = `
@@ -191,7 +196,8 @@ func listAll(t *testing.T, grpcAddr string) []*hooklinev1.Event {
 	var all []*hooklinev1.Event
 	tok := ""
 	for {
-		resp, err := c.ListEvents(context.Background(), &hooklinev1.ListEventsRequest{PageSize: 7, PageToken: tok})
+		ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+apiToken)
+		resp, err := c.ListEvents(ctx, &hooklinev1.ListEventsRequest{PageSize: 7, PageToken: tok})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -220,6 +226,15 @@ func TestEndToEnd(t *testing.T) {
 	// covers; the gateway says so at start.
 	if !strings.Contains(g.logs.String(), "msg=dedup_gap_possible") {
 		t.Errorf("no dedup_gap_possible warning at start; logs:\n%s", g.logs.String())
+	}
+	// The read API wants the token from HOOKLINE_API_TOKENS.
+	resp, err := http.Get(g.http + "/v1/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("GET /v1/events without the API token: %d, want 401", resp.StatusCode)
 	}
 	stored := map[string]uint64{}
 	providers := map[string]bool{}
