@@ -32,7 +32,10 @@ const (
 //
 // EventService lets internal services read the normalized event log: a
 // resumable stream, paged lists, single events and the current state of
-// orders and sessions.
+// orders and sessions. When the gateway has API tokens, every call carries
+// the metadata `authorization: Bearer <token>` (the HTTP header of the same
+// name over REST); without a valid one it fails with UNAUTHENTICATED,
+// reason `UNAUTHENTICATED`.
 type EventServiceClient interface {
 	// Subscribe streams matching events in log order, without gaps or
 	// duplicates, followed by new events as they arrive. Bookmark frames carry
@@ -128,7 +131,10 @@ func (c *eventServiceClient) GetSession(ctx context.Context, in *GetSessionReque
 //
 // EventService lets internal services read the normalized event log: a
 // resumable stream, paged lists, single events and the current state of
-// orders and sessions.
+// orders and sessions. When the gateway has API tokens, every call carries
+// the metadata `authorization: Bearer <token>` (the HTTP header of the same
+// name over REST); without a valid one it fails with UNAUTHENTICATED,
+// reason `UNAUTHENTICATED`.
 type EventServiceServer interface {
 	// Subscribe streams matching events in log order, without gaps or
 	// duplicates, followed by new events as they arrive. Bookmark frames carry
