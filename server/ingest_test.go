@@ -202,21 +202,29 @@ func TestIngestConcurrentCopies(t *testing.T) {
 			}()
 		}
 		wg.Wait()
-		if got := e.lastSeq(t); got != before+1 {
-			t.Fatalf("round %d: %d events stored, want 1", round, got-before)
+		checkStoredOnce(t, round, before, e.lastSeq(t), answers)
+	}
+}
+
+// checkStoredOnce checks the answers to concurrent copies of one delivery:
+// the log grew from before to last by one event, every answer names it,
+// and exactly one answer says it was new.
+func checkStoredOnce(t *testing.T, round int, before, last uint64, answers []Accepted) {
+	t.Helper()
+	if last != before+1 {
+		t.Fatalf("round %d: %d events stored, want 1", round, last-before)
+	}
+	fresh := 0
+	for _, a := range answers {
+		if a.Events[0].Sequence != before+1 {
+			t.Errorf("round %d: answer names sequence %d, want %d", round, a.Events[0].Sequence, before+1)
 		}
-		fresh := 0
-		for _, a := range answers {
-			if a.Events[0].Sequence != before+1 {
-				t.Errorf("round %d: answer names sequence %d, want %d", round, a.Events[0].Sequence, before+1)
-			}
-			if !a.Duplicate {
-				fresh++
-			}
+		if !a.Duplicate {
+			fresh++
 		}
-		if fresh != 1 {
-			t.Errorf("round %d: %d answers were not duplicates, want 1", round, fresh)
-		}
+	}
+	if fresh != 1 {
+		t.Errorf("round %d: %d answers were not duplicates, want 1", round, fresh)
 	}
 }
 

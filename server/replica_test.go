@@ -90,20 +90,6 @@ func TestReplicasConcurrentCopies(t *testing.T) {
 			wg.Go(func() { answers[i] = replicas[i%2].postTruv(t, body) })
 		}
 		wg.Wait()
-		if got := replicas[0].lastSeq(t); got != before+1 {
-			t.Fatalf("round %d: %d events stored, want 1", round, got-before)
-		}
-		fresh := 0
-		for _, a := range answers {
-			if a.Events[0].Sequence != before+1 {
-				t.Errorf("round %d: answer names sequence %d, want %d", round, a.Events[0].Sequence, before+1)
-			}
-			if !a.Duplicate {
-				fresh++
-			}
-		}
-		if fresh != 1 {
-			t.Errorf("round %d: %d answers were not duplicates, want 1", round, fresh)
-		}
+		checkStoredOnce(t, round, before, replicas[0].lastSeq(t), answers)
 	}
 }
