@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -13,13 +14,18 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/test/bufconn"
 )
 
-// gateway builds the REST mapping of the EventService. It dials the gRPC
-// listener, because grpc-gateway can only stream through a client
-// connection. The caller closes the returned connection.
-func (s *Server) gateway(grpcAddr string) (http.Handler, *grpc.ClientConn, error) {
-	conn, err := grpc.NewClient("passthrough:///"+grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+// gateway builds the REST mapping of the EventService. grpc-gateway can
+// only stream through a client connection, so it dials the gRPC server
+// over inproc, an in-memory listener the same server also serves: REST
+// does not depend on the public gRPC listener's address or its TLS. The
+// caller closes the returned connection.
+func (s *Server) gateway(inproc *bufconn.Listener) (http.Handler, *grpc.ClientConn, error) {
+	conn, err := grpc.NewClient("passthrough:///hookline-inproc",
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return inproc.DialContext(ctx) }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		return nil, nil, fmt.Errorf("gateway dial: %w", err)
 	}

@@ -30,6 +30,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/test/bufconn"
 )
 
 // EventLog is what the server needs of the event log. *eventlog.Log
@@ -194,7 +195,8 @@ func (s *Server) GRPCServer() *grpc.Server {
 // listeners. A Server runs once.
 func (s *Server) Run(ctx context.Context, httpLn, grpcLn net.Listener) error {
 	gs := s.GRPCServer()
-	gw, conn, err := s.gateway(grpcLn.Addr().String())
+	inproc := bufconn.Listen(1 << 20)
+	gw, conn, err := s.gateway(inproc)
 	if err != nil {
 		return err
 	}
@@ -219,6 +221,13 @@ func (s *Server) Run(ctx context.Context, httpLn, grpcLn net.Listener) error {
 	g.Go(func() error {
 		if err := gs.Serve(grpcLn); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
 			return fmt.Errorf("grpc: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		// The REST gateway's own connection (see gateway).
+		if err := gs.Serve(inproc); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+			return fmt.Errorf("grpc (in-process): %w", err)
 		}
 		return nil
 	})

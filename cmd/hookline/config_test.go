@@ -93,6 +93,7 @@ func TestFlagsAndEnvironment(t *testing.T) {
 		{"--config", "x", "--max-index-lag", "-1s"},
 		{"--config", "x", "--fsync", "sometimes"},
 		{"--config", "x", "--max-subscriptions", "0"},
+		{"--config", "x", "--tls-cert", "cert.pem"},
 		// TLS settings without an external cluster, a certificate without its key.
 		{"--config", "x", "--nats-tls-ca", "ca.pem"},
 		{"--config", "x", "--nats-url", "tls://n1:4222", "--nats-tls-cert", "c.pem"},

@@ -58,6 +58,7 @@ type options struct {
 	shutdownTimeout                          time.Duration
 	maxSubscriptions                         int
 	apiTokensFile                            string
+	tlsCert, tlsKey                          string
 	apiAllowUnauthenticated                  bool
 	logLevel, logFormat                      string
 }
@@ -90,6 +91,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	fs.DurationVar(&o.bookmark, "bookmark-interval", 15*time.Second, "default interval of subscription bookmarks")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "graceful shutdown limit")
 	fs.IntVar(&o.maxSubscriptions, "max-subscriptions", 10000, "open subscriptions (gRPC, REST and SSE together) beyond which new ones get RESOURCE_EXHAUSTED / HTTP 429")
+	fs.StringVar(&o.tlsCert, "tls-cert", "", "certificate chain (PEM) to serve HTTP and gRPC over TLS, reloaded when the file changes; with --tls-key")
+	fs.StringVar(&o.tlsKey, "tls-key", "", "key (PEM) of --tls-cert")
 	fs.StringVar(&o.apiTokensFile, "api-tokens-file", "", "file of read API tokens, one per line (also: HOOKLINE_API_TOKENS, comma-separated); calls must send Authorization: Bearer <token>")
 	fs.BoolVar(&o.apiAllowUnauthenticated, "api-allow-unauthenticated", false, "serve the read API without tokens on addresses beyond loopback (when the network in front authenticates)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
@@ -136,6 +139,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 		(!loopbackOnly(o.httpAddr) || !loopbackOnly(o.grpcAddr)):
 		return nil, fmt.Errorf("--http-addr %s / --grpc-addr %s reach beyond loopback, and the read API (every stored event, personal data included) has no token: "+
 			"set HOOKLINE_API_TOKENS or --api-tokens-file, or --api-allow-unauthenticated if the network in front of the gateway authenticates its clients", o.httpAddr, o.grpcAddr)
+	case (o.tlsCert == "") != (o.tlsKey == ""):
+		return nil, errors.New("--tls-cert and --tls-key go together")
 	case o.maxSubscriptions < 1:
 		return nil, errors.New("--max-subscriptions must be at least 1")
 	case o.maxLag == 0 && o.safeIndexLag() < time.Second:
@@ -282,6 +287,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	var certs *certReloader
+	if o.tlsCert != "" {
+		if certs, err = newCertReloader(o.tlsCert, o.tlsKey, logger); err != nil {
+			return err
+		}
+	}
 	var lc net.ListenConfig
 	httpLn, err := lc.Listen(ctx, "tcp", o.httpAddr)
 	if err != nil {
@@ -292,14 +303,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		httpLn.Close()
 		return fmt.Errorf("listen grpc: %w", err)
 	}
+	tlsNote := ""
+	if certs != nil {
+		httpLn, grpcLn = certs.listener(httpLn, "h2", "http/1.1"), certs.listener(grpcLn, "h2")
+		tlsNote = " tls=on"
+	}
 	store := "embedded NATS in " + o.dataDir
 	if o.natsURL != "" {
 		store = "NATS at " + o.natsURL
 	} else if u := log.ClientURL(); u != "" {
 		store += " (clients: " + u + ")"
 	}
-	fmt.Fprintf(stdout, "hookline listening http=%s grpc=%s store=%q sources=%d\n",
-		httpLn.Addr(), grpcLn.Addr(), store, len(sources))
+	fmt.Fprintf(stdout, "hookline listening http=%s grpc=%s store=%q sources=%d%s\n",
+		httpLn.Addr(), grpcLn.Addr(), store, len(sources), tlsNote)
 	logger.Info("started", "http_addr", httpLn.Addr().String(), "grpc_addr", grpcLn.Addr().String(), "sources", len(sources))
 	err = srv.Run(ctx, httpLn, grpcLn)
 	logger.Info("stopped")

@@ -1,0 +1,193 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	hooklinev1 "github.com/hookline/hookline/gen/hookline/v1"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/metadata"
+)
+
+// writeSelfSigned writes a self-signed certificate for 127.0.0.1 and its
+// key to certFile and keyFile (through temporary files, so a reader never
+// sees half a file) and returns the certificate.
+func writeSelfSigned(t *testing.T, certFile, keyFile string, serial int64) *x509.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: fmt.Sprintf("hookline test %d", serial)},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, block := range map[string]*pem.Block{certFile: {Type: "CERTIFICATE", Bytes: der}, keyFile: {Type: "EC PRIVATE KEY", Bytes: keyDER}} {
+		if err := os.WriteFile(path+".tmp", pem.EncodeToMemory(block), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(path+".tmp", path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert
+}
+
+// TestTLSListeners runs the gateway with --tls-cert/--tls-key: webhooks,
+// REST and gRPC are served over TLS only, and a renewed certificate written
+// over the files is served to new connections without a restart.
+func TestTLSListeners(t *testing.T) {
+	defer func(d time.Duration) { certCheckInterval = d }(certCheckInterval)
+	certCheckInterval = 0
+
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "hookline.yaml")
+	if err := os.WriteFile(cfgPath, []byte(testConfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	first := writeSelfSigned(t, certFile, keyFile, 1)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	logs := &lockedBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		err := run(ctx, []string{"--config", cfgPath, "--data-dir", filepath.Join(dir, "data"),
+			"--http-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0", "--tls-cert", certFile, "--tls-key", keyFile},
+			func(k string) string { return testEnv[k] }, pw, logs)
+		pw.CloseWithError(fmt.Errorf("run returned: %v", err))
+		done <- err
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatalf("gateway did not start: %v", err)
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	m := regexp.MustCompile(`http=(\S+) grpc=(\S+) .* tls=on`).FindStringSubmatch(line)
+	if m == nil {
+		t.Fatalf("start line %q does not say tls=on", line)
+	}
+	httpAddr, grpcAddr := m[1], m[2]
+
+	// client trusts exactly cert and makes a new connection per request.
+	client := func(cert *x509.Certificate) *http.Client {
+		pool := x509.NewCertPool()
+		pool.AddCert(cert)
+		return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, DisableKeepAlives: true}}
+	}
+	c := client(first)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := c.Get("https://" + httpAddr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not ready over HTTPS: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	d := signedFixtures(t)[0]
+	req, _ := http.NewRequest(http.MethodPost, "https://"+httpAddr+d.path, bytes.NewReader(d.body))
+	req.Header = d.header.Clone()
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.TLS == nil {
+		t.Fatalf("webhook over HTTPS: %d (TLS %v)", resp.StatusCode, resp.TLS != nil)
+	}
+	if resp, err := http.Get("http://" + httpAddr + "/readyz"); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			t.Error("plain HTTP was served next to TLS")
+		}
+	}
+
+	pool := x509.NewCertPool()
+	pool.AddCert(first)
+	conn, err := grpc.NewClient("passthrough:///"+grpcAddr, grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{RootCAs: pool})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	gctx := metadata.AppendToOutgoingContext(t.Context(), "authorization", "Bearer "+apiToken)
+	list, err := hooklinev1.NewEventServiceClient(conn).ListEvents(gctx, &hooklinev1.ListEventsRequest{})
+	if err != nil || len(list.GetEvents()) == 0 {
+		t.Fatalf("ListEvents over gRPC with TLS: %v, %v", list, err)
+	}
+	req, _ = http.NewRequest(http.MethodGet, "https://"+httpAddr+"/v1/events", nil)
+	req.Header.Set("Authorization", "Bearer "+apiToken)
+	if resp, err := c.Do(req); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("REST over HTTPS: %v, %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+
+	// Renewal: new connections get the new certificate.
+	second := writeSelfSigned(t, certFile, keyFile, 2)
+	c = client(second)
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		resp, err := c.Get("https://" + httpAddr + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.TLS.PeerCertificates[0].SerialNumber.Int64() == 2 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("renewed certificate not served: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.Contains(logs.String(), "tls_reloaded") {
+		t.Errorf("no tls_reloaded log line")
+	}
+}
