@@ -4,17 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -24,48 +16,11 @@ import (
 	"time"
 
 	hooklinev1 "github.com/hookline/hookline/gen/hookline/v1"
+	"github.com/hookline/hookline/internal/testpki"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
 )
-
-// writeSelfSigned writes a self-signed certificate for 127.0.0.1 and its
-// key to certFile and keyFile (through temporary files, so a reader never
-// sees half a file) and returns the certificate.
-func writeSelfSigned(t *testing.T, certFile, keyFile string, serial int64) *x509.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: fmt.Sprintf("hookline test %d", serial)},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for path, block := range map[string]*pem.Block{certFile: {Type: "CERTIFICATE", Bytes: der}, keyFile: {Type: "EC PRIVATE KEY", Bytes: keyDER}} {
-		if err := os.WriteFile(path+".tmp", pem.EncodeToMemory(block), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(path+".tmp", path); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cert
-}
 
 // TestTLSListeners runs the gateway with --tls-cert/--tls-key: webhooks,
 // REST and gRPC are served over TLS only, and a renewed certificate written
@@ -79,8 +34,9 @@ func TestTLSListeners(t *testing.T) {
 	if err := os.WriteFile(cfgPath, []byte(testConfig), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	first := writeSelfSigned(t, certFile, keyFile, 1)
+	ca := testpki.NewCA(t)
+	first := ca.Issue(t, "server", 1, true)
+	certFile, keyFile := first.CertFile, first.KeyFile
 
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
@@ -110,13 +66,8 @@ func TestTLSListeners(t *testing.T) {
 	}
 	httpAddr, grpcAddr := m[1], m[2]
 
-	// client trusts exactly cert and makes a new connection per request.
-	client := func(cert *x509.Certificate) *http.Client {
-		pool := x509.NewCertPool()
-		pool.AddCert(cert)
-		return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, DisableKeepAlives: true}}
-	}
-	c := client(first)
+	// A new connection per request, so each sees the certificate served now.
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool}, DisableKeepAlives: true}}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		resp, err := c.Get("https://" + httpAddr + "/readyz")
@@ -150,9 +101,7 @@ func TestTLSListeners(t *testing.T) {
 		}
 	}
 
-	pool := x509.NewCertPool()
-	pool.AddCert(first)
-	conn, err := grpc.NewClient("passthrough:///"+grpcAddr, grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{RootCAs: pool})))
+	conn, err := grpc.NewClient("passthrough:///"+grpcAddr, grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{RootCAs: ca.Pool})))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,8 +120,7 @@ func TestTLSListeners(t *testing.T) {
 	}
 
 	// Renewal: new connections get the new certificate.
-	second := writeSelfSigned(t, certFile, keyFile, 2)
-	c = client(second)
+	ca.Issue(t, "server", 2, true)
 	deadline = time.Now().Add(10 * time.Second)
 	for {
 		resp, err := c.Get("https://" + httpAddr + "/healthz")
