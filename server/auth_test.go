@@ -2,7 +2,9 @@ package server
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
+	"strings"
 	"testing"
 
 	hooklinev1 "github.com/hookline/hookline/gen/hookline/v1"
@@ -17,7 +19,11 @@ import (
 // SSE; everything else gets UNAUTHENTICATED / 401 and is counted. Health,
 // readiness, metrics and webhooks are not affected.
 func TestAPITokens(t *testing.T) {
-	e := newTestEnv(t, envOptions{cfg: func(c *Config) { c.APITokens = []string{"old-token", "new-token"} }})
+	var logs syncBuffer
+	e := newTestEnv(t, envOptions{cfg: func(c *Config) {
+		c.APITokens = []string{"old-token", "new-token"}
+		c.Logger = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}})
 	acc := e.postTruv(t, truvOrderBody("baac461e7b774a38a72fd9c7c0eef8ee", "fab192646b3c48be96651a0ff25cef85", "completed", "2024-07-11T21:40:48.424655+00:00"))
 	e.waitApplied(t, acc.Events[0].Sequence)
 
@@ -79,5 +85,10 @@ func TestAPITokens(t *testing.T) {
 	}
 	if got := e.scrape(t)["hookline_api_unauthenticated_total"]; got != "13" {
 		t.Errorf("refused calls counted %s, want 13", got)
+	}
+	for _, secret := range []string{"old-token", "new-token", "guess", "b2xkLXRva2Vu"} {
+		if strings.Contains(logs.String(), secret) {
+			t.Errorf("the log holds %q", secret)
+		}
 	}
 }
