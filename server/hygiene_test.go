@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -10,6 +11,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/hookline/hookline/internal/index"
 )
 
 // syncBuffer is a bytes.Buffer safe for the server's concurrent logging.
@@ -216,5 +220,34 @@ func TestMetricsAndRejectionLogs(t *testing.T) {
 	}
 	if len(rejected) != 2 {
 		t.Errorf("%d webhook_rejected lines, want 2 (the 405 is not logged): %v", len(rejected), rejected)
+	}
+}
+
+// failingMergesIndex reports failed merges of id runs, as the id set does
+// while a merge keeps failing.
+type failingMergesIndex struct{ StateIndex }
+
+func (failingMergesIndex) IDStats() index.IDStats {
+	return index.IDStats{Runs: 9, MergeFailures: 2, LastMergeError: errors.New("disk full")}
+}
+
+// TestMergeFailuresAreLoggedAndExported: failed merges show in /metrics and
+// as an index_merge_failed warning with the last error.
+func TestMergeFailuresAreLoggedAndExported(t *testing.T) {
+	var logs syncBuffer
+	e := newTestEnv(t, envOptions{cfg: func(c *Config) {
+		c.Index = failingMergesIndex{c.Index}
+		c.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
+	}})
+	waitFor(t, 10*time.Second, "index_merge_failed in the log", func() bool {
+		return strings.Contains(logs.String(), `"msg":"index_merge_failed"`)
+	})
+	l := logLines(t, &logs, "index_merge_failed")
+	if len(l) != 1 || l[0]["level"] != "WARN" || l[0]["error"] != "disk full" || l[0]["failures"] != float64(2) {
+		t.Errorf("index_merge_failed lines %v", l)
+	}
+	m := e.scrape(t)
+	if m["hookline_index_id_merge_failures_total"] != "2" || m["hookline_index_id_runs"] != "9" {
+		t.Errorf("metrics: merge failures %q, runs %q; want 2 and 9", m["hookline_index_id_merge_failures_total"], m["hookline_index_id_runs"])
 	}
 }
