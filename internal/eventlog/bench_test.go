@@ -3,6 +3,7 @@ package eventlog_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -160,4 +161,115 @@ func BenchmarkAppendFsync(b *testing.B) {
 	b.ReportMetric(interval, "events/s")
 	b.ReportMetric(always, "always-events/s")
 	b.ReportMetric(always/interval, "ratio-always-vs-interval")
+}
+
+// BenchmarkAppendDuringCatchUp measures Append latency while a reader
+// catches up: the log holds 50 000 events, one goroutine reads all of them
+// with Read again and again (a subscriber catching up from the start), and
+// appends go at a steady 5 000 per second (open loop, 16 writers; one
+// iteration is one append). The baseline, in the same run, repeats it on
+// a log whose reads share the append connection, as they did before each
+// got its own.
+//
+// Metrics: p50-ms, p99-ms (own connections), shared-p50-ms,
+// shared-p99-ms (baseline), ratio-p99-vs-shared (below 1: the split helps).
+func BenchmarkAppendDuringCatchUp(b *testing.B) {
+	const (
+		stored = 50_000
+		rate   = 5000
+	)
+	ctx := context.Background()
+	// run appends n events to a fresh log opened with opts, reading the
+	// whole log in a loop meanwhile, and returns the sorted latencies.
+	run := func(opts eventlog.Options, n int, loop func(yield func(i int)) int) ([]time.Duration, error) {
+		opts.DataDir = b.TempDir()
+		lg, err := eventlog.Open(ctx, opts)
+		if err != nil {
+			return nil, err
+		}
+		defer lg.Close()
+		if err := forEach(64, stored, func(i int) error {
+			_, err := lg.Append(ctx, benchEvent("s", i))
+			return err
+		}); err != nil {
+			return nil, err
+		}
+		rctx, stop := context.WithCancel(ctx)
+		reading := make(chan struct{})
+		go func() {
+			defer close(reading)
+			for rctx.Err() == nil {
+				_, _ = lg.Read(rctx, eventlog.Start{}, nil, stored, func(*hooklinev1.Event) error { return nil })
+			}
+		}()
+		defer func() { stop(); <-reading }()
+
+		lat := make([]time.Duration, 0, n)
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		var failed atomic.Pointer[error]
+		jobs := make(chan time.Time, 16)
+		for range 16 {
+			wg.Go(func() {
+				for due := range jobs {
+					_, err := lg.Append(ctx, benchEvent("a", int(due.UnixNano())))
+					d := time.Since(due)
+					if err != nil {
+						failed.CompareAndSwap(nil, &err)
+					}
+					mu.Lock()
+					lat = append(lat, d)
+					mu.Unlock()
+				}
+			})
+		}
+		start := time.Now()
+		interval := time.Second / rate
+		sent := loop(func(i int) {
+			due := start.Add(time.Duration(i) * interval)
+			if d := time.Until(due); d > 0 {
+				time.Sleep(d)
+			}
+			jobs <- due
+		})
+		close(jobs)
+		wg.Wait()
+		if p := failed.Load(); p != nil {
+			return nil, *p
+		}
+		if len(lat) != sent {
+			return nil, fmt.Errorf("%d latencies for %d appends", len(lat), sent)
+		}
+		slices.Sort(lat)
+		return lat, nil
+	}
+	lat, err := run(eventlog.Options{}, 0, func(yield func(int)) int {
+		n := 0
+		for b.Loop() {
+			yield(n)
+			n++
+		}
+		return n
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	n := len(lat)
+	shared, err := run(eventlog.WithSharedConnection(eventlog.Options{}), n, func(yield func(int)) int {
+		for i := range n {
+			yield(i)
+		}
+		return n
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	q := func(l []time.Duration, p float64) float64 {
+		return float64(l[min(len(l)-1, int(p*float64(len(l))))]) / 1e6
+	}
+	b.ReportMetric(q(lat, 0.50), "p50-ms")
+	b.ReportMetric(q(lat, 0.99), "p99-ms")
+	b.ReportMetric(q(shared, 0.50), "shared-p50-ms")
+	b.ReportMetric(q(shared, 0.99), "shared-p99-ms")
+	b.ReportMetric(q(lat, 0.99)/q(shared, 0.99), "ratio-p99-vs-shared")
 }
