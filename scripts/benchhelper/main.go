@@ -1,10 +1,12 @@
 // Command benchhelper serves scripts/bench.sh: it signs Truv deliveries,
-// serves the no-op baseline handler, and drives a fixed-rate (open-loop)
-// load to measure latency percentiles. Standard library only; it talks to
-// loopback addresses it is given and nothing else.
+// serves the no-op baseline handler and the JetStream floor handler, and
+// drives a fixed-rate (open-loop) load to measure latency percentiles. It
+// talks to loopback addresses it is given and nothing else.
 //
 //	benchhelper sign PREFIX N SECRET       N signed deliveries, "v1=<hex> <body>" per line
 //	benchhelper noop                       serve a no-op handler on 127.0.0.1:0, print the address
+//	benchhelper floor DIR                  serve the floor handler on 127.0.0.1:0 (embedded
+//	                                       JetStream stored in DIR), print the address
 //	benchhelper paced ADDR RATE SECS CONNS FILE
 //	                                       POST FILE's deliveries to ADDR/webhooks/truv at RATE
 //	                                       per second for SECS seconds over CONNS connections;
@@ -15,6 +17,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -29,6 +32,10 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/hookline/hookline/internal/eventlog"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 func main() {
@@ -41,6 +48,11 @@ func main() {
 		err = sign(os.Args[2:])
 	case "noop":
 		err = noop()
+	case "floor":
+		if len(os.Args) != 3 {
+			usage()
+		}
+		err = floor(os.Args[2])
 	case "paced":
 		err = paced(os.Args[2:])
 	default:
@@ -53,7 +65,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: benchhelper sign PREFIX N SECRET | noop | paced ADDR RATE SECS CONNS FILE")
+	fmt.Fprintln(os.Stderr, "usage: benchhelper sign PREFIX N SECRET | noop | floor DIR | paced ADDR RATE SECS CONNS FILE")
 	os.Exit(2)
 }
 
@@ -88,12 +100,68 @@ func noop() error {
 		return err
 	}
 	fmt.Println(ln.Addr())
-	answer := []byte(`{"request_id":"req_0000000000000_1","duplicate":false,"events":[{"id":"evt_00000000000000000000000000000000",` +
-		`"type":"EVENT_TYPE_ORDER_STATUS_CHANGED","sequence":1,"duplicate":false}]}` + "\n")
 	return http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(answer)
+		answer(w)
+	}))
+}
+
+// answer writes the no-op handler's 200: a body shaped like the gateway's.
+func answer(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(answerBody)
+}
+
+var answerBody = []byte(`{"request_id":"req_0000000000000_1","duplicate":false,"events":[{"id":"evt_00000000000000000000000000000000",` +
+	`"type":"EVENT_TYPE_ORDER_STATUS_CHANGED","sequence":1,"duplicate":false}]}` + "\n")
+
+// floor serves the least a handler can do under the ingest issue's rule
+// "answer only what is stored": read the body, append it as it is to
+// the gateway's stream on an embedded JetStream server with the gateway's
+// default options (file storage, fsync every second, 30 s duplicate
+// window) and a de-duplication id (the signature header, distinct per
+// delivery), wait for the acknowledgement, answer. No verification,
+// normalization, index, log reader or subscribers. Its rate over the
+// no-op handler's is the best ratio any gateway storing each delivery in
+// JetStream could reach on the machine.
+func floor(dir string) error {
+	ctx := context.Background()
+	lg, err := eventlog.Open(ctx, eventlog.Options{DataDir: dir})
+	if err != nil {
+		return err
+	}
+	defer lg.Close()
+	nc, err := nats.Connect("", nats.InProcessServer(lg.Server()), nats.Name("benchhelper-floor"))
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
+	if err != nil {
+		return err
+	}
+	subject := lg.SubjectPrefix() + ".floor"
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	fmt.Println(ln.Addr())
+	return http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		fut, err := js.PublishAsync(subject, body, jetstream.WithMsgID(r.Header.Get("X-Webhook-Sign")))
+		if err == nil {
+			select {
+			case <-fut.Ok():
+				answer(w)
+				return
+			case err = <-fut.Err():
+			}
+		}
+		http.Error(w, err.Error(), http.StatusServiceUnavailable)
 	}))
 }
 
