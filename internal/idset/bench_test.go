@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -120,4 +121,84 @@ func BenchmarkLookup(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(s.Runs()), "runs")
+}
+
+// BenchmarkLookupDuringFlush measures what a lookup (the ingest path's
+// de-duplication check) waits while the table is flushed: one goroutine
+// adds random ids as fast as it can, so the default 65 536-id table is
+// written as a run again and again (and runs are merged), while the
+// benchmark looks up absent ids and times each one. A flush that blocks
+// lookups delays the one lookup waiting at that moment, so the slowest
+// lookups, one per flush, show the stalls. The baseline, in the same run,
+// is the same lookups with no adds.
+//
+// Metrics: p99-us, max-us, top-us (mean of the slowest lookups, as many
+// as there were flushes), idle-top-us (the same in the baseline),
+// flushes.
+func BenchmarkLookupDuringFlush(b *testing.B) {
+	s, err := Open(filepath.Join(b.TempDir(), "ids"), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	rng := rand.New(rand.NewPCG(11, 11))
+	absent := make([]string, 4096)
+	for i := range absent {
+		absent[i] = eventID(rng)
+	}
+	lookups := func(n int, next func() bool) []time.Duration {
+		lat := make([]time.Duration, 0, n)
+		for i := 0; next(); i++ {
+			start := time.Now()
+			if _, ok, err := s.Lookup(absent[i%len(absent)]); ok || err != nil {
+				b.Fatal("absent id found", err)
+			}
+			lat = append(lat, time.Since(start))
+		}
+		slices.Sort(lat)
+		return lat
+	}
+
+	stop := make(chan struct{})
+	added := make(chan uint64)
+	go func() {
+		wrng := rand.New(rand.NewPCG(12, 12))
+		seq := uint64(0)
+		defer func() { added <- seq }()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			seq++
+			if err := s.Add(eventID(wrng), Entry{Sequence: seq}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	}()
+	busy := lookups(b.N, b.Loop)
+	close(stop)
+	n := <-added
+	s.mergeDone.Wait()
+	i := 0
+	idle := lookups(len(busy), func() bool { i++; return i <= len(busy) })
+
+	us := func(l []time.Duration, q float64) float64 {
+		return float64(l[min(len(l)-1, int(q*float64(len(l))))].Nanoseconds()) / 1e3
+	}
+	flushes := max(1, int(n/DefaultFlushSize))
+	top := func(l []time.Duration) float64 {
+		var sum time.Duration
+		for _, d := range l[len(l)-flushes:] {
+			sum += d
+		}
+		return float64(sum.Nanoseconds()) / 1e3 / float64(flushes)
+	}
+	b.ReportMetric(us(busy, 0.99), "p99-us")
+	b.ReportMetric(us(busy, 1), "max-us")
+	b.ReportMetric(top(busy), "top-us")
+	b.ReportMetric(top(idle), "idle-top-us")
+	b.ReportMetric(float64(n/DefaultFlushSize), "flushes")
 }

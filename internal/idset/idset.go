@@ -77,8 +77,13 @@ type Set struct {
 	filterAge time.Duration
 	now       func() time.Time
 
-	mu      sync.RWMutex
-	mem     map[key]Entry
+	mu  sync.RWMutex
+	mem map[key]Entry
+	// frozen is the table a Flush is writing (nil otherwise): read-only,
+	// still looked in, dropped once its run is in runs. Swapping tables
+	// keeps Flush's critical sections O(1): lookups on the ingest path
+	// never wait for a whole table to be copied or cleared.
+	frozen  map[key]Entry
 	runs    []*run // newest first
 	floor   uint64 // sequences below it are forgotten
 	nextID  uint64 // file name counter
@@ -93,6 +98,8 @@ type Set struct {
 
 	mergeDone sync.WaitGroup
 	flushMu   sync.Mutex // one Flush at a time
+	// flushing, when set (tests), runs while a Flush writes its run.
+	flushing func()
 }
 
 // Open opens or creates the set in dir.
@@ -168,7 +175,11 @@ func (s *Set) Add(id string, e Entry) error {
 		s.mu.Unlock()
 		return errClosed
 	}
-	if cur, ok := s.mem[k]; !ok || e.Sequence >= cur.Sequence {
+	cur, ok := s.mem[k]
+	if !ok {
+		cur, ok = s.frozen[k]
+	}
+	if !ok || e.Sequence >= cur.Sequence {
 		s.mem[k] = e
 	}
 	full := len(s.mem) >= s.flushSize
@@ -195,6 +206,9 @@ func (s *Set) LookupSince(id string, since int64) (e Entry, ok bool, err error) 
 		return Entry{}, false, errClosed
 	}
 	if e, ok := s.mem[k]; ok && e.Sequence >= s.floor {
+		return e, true, nil
+	}
+	if e, ok := s.frozen[k]; ok && e.Sequence >= s.floor {
 		return e, true, nil
 	}
 	for _, r := range s.runs {
@@ -235,28 +249,37 @@ func (s *Set) Runs() int {
 }
 
 // Flush writes the in-memory table as a run. Lookups see the table's ids
-// throughout.
+// throughout: the table is set aside (frozen) and a new one takes the adds
+// while the run is written.
 func (s *Set) Flush() error {
 	s.flushMu.Lock()
 	defer s.flushMu.Unlock()
+	next := make(map[key]Entry, s.flushSize) // allocated outside the lock
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		return errClosed
 	}
-	snap := make([]record, 0, len(s.mem))
-	for k, e := range s.mem {
-		snap = append(snap, record{key: k, Entry: e})
+	if len(s.mem) == 0 {
+		s.mu.Unlock()
+		return nil
 	}
+	table := s.mem
+	s.frozen, s.mem = table, next
 	floor := s.floor
 	id := s.nextID
 	s.nextID++
 	s.mu.Unlock()
-	if len(snap) == 0 {
-		return nil
-	}
 
 	// The write happens outside the lock: Add and Lookup go on meanwhile.
+	// The frozen table is read-only, so it is read here without the lock.
+	if s.flushing != nil {
+		s.flushing()
+	}
+	snap := make([]record, 0, len(table))
+	for k, e := range table {
+		snap = append(snap, record{key: k, Entry: e})
+	}
 	slices.SortFunc(snap, func(a, b record) int { return a.key.cmp(b.key) })
 	live := func(yield func(record) bool) {
 		for _, rec := range snap {
@@ -266,23 +289,24 @@ func (s *Set) Flush() error {
 		}
 	}
 	r, err := writeRun(s.dir, id, len(snap), live)
-	if err != nil {
-		return err
-	}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.frozen = nil
+	if err != nil {
+		// Nothing was written: the frozen ids go back into the table,
+		// where the ids added meanwhile (newer) win, for the next Flush.
+		for k, e := range table {
+			if cur, ok := s.mem[k]; !ok || e.Sequence > cur.Sequence {
+				s.mem[k] = e
+			}
+		}
+		return err
+	}
 	if r != nil {
 		s.runs = append([]*run{r}, s.runs...)
 	}
 	s.dropOldFiltersLocked()
-	// What was written leaves the table; ids added or changed during the
-	// write stay for the next run.
-	for _, rec := range snap {
-		if cur, ok := s.mem[rec.key]; ok && cur == rec.Entry {
-			delete(s.mem, rec.key)
-		}
-	}
 	s.maybeMergeLocked()
 	return nil
 }
@@ -292,8 +316,8 @@ func (s *Set) Flush() error {
 // Lookups stop returning them immediately.
 func (s *Set) Sweep(first uint64) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.closed {
+		s.mu.Unlock()
 		return errClosed
 	}
 	s.floor = max(s.floor, first)
@@ -312,6 +336,9 @@ func (s *Set) Sweep(first uint64) error {
 		kept = append(kept, r)
 	}
 	s.runs = kept
+	s.mu.Unlock()
+	// Out of s.runs, the gone runs are out of every lookup's reach: they
+	// are closed and removed without the lock (see merge).
 	var errs []error
 	for _, r := range gone {
 		r.close()
@@ -410,12 +437,12 @@ func (s *Set) merge(id uint64, inputs []*run, floor uint64) {
 		err = readErr
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.merging = false
 	for _, r := range inputs {
 		r.merging = false
 	}
 	if err != nil {
+		defer s.mu.Unlock()
 		// The inputs are untouched: try again later, after 1s, 2s, 4s, …
 		// up to a minute.
 		s.mergeFailures++
@@ -434,11 +461,15 @@ func (s *Set) merge(id uint64, inputs []*run, floor uint64) {
 	runs = append(runs, s.runs[i+len(inputs):]...)
 	s.runs = runs
 	s.dropOldFiltersLocked()
+	s.maybeMergeLocked()
+	s.mu.Unlock()
+	// No lookup can reach the inputs any more (lookups hold the read lock
+	// across their walk of s.runs), so they are closed and removed without
+	// the lock: deleting files can take milliseconds.
 	for _, r := range inputs {
 		r.close()
 		_ = os.Remove(r.path)
 	}
-	s.maybeMergeLocked()
 }
 
 // maxMergeBackoff bounds the wait before a failed merge is tried again.
@@ -460,7 +491,7 @@ type Stats struct {
 func (s *Set) Stats() Stats {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return Stats{Runs: len(s.runs), InMemory: len(s.mem), MergeFailures: s.mergeFailures, LastMergeError: s.lastMergeErr}
+	return Stats{Runs: len(s.runs), InMemory: len(s.mem) + len(s.frozen), MergeFailures: s.mergeFailures, LastMergeError: s.lastMergeErr}
 }
 
 var errClosed = errors.New("idset: closed")

@@ -433,3 +433,104 @@ func TestFailedMergeIsRetried(t *testing.T) {
 	}
 	checkAll(t, s, want, nil)
 }
+
+// A Flush that cannot write its run keeps every id: they stay visible to
+// lookups, count as in memory, and go into the next run, where an id
+// added again meanwhile with a later sequence keeps the later one.
+func TestFailedFlushKeepsIds(t *testing.T) {
+	dir := t.TempDir()
+	s := openSet(t, dir, 1<<20)
+	rng := rand.New(rand.NewPCG(9, 9))
+	want := map[string]Entry{}
+	var ids []string
+	for i := range 100 {
+		id := eventID(rng)
+		ids = append(ids, id)
+		want[id] = Entry{Sequence: uint64(i + 1)}
+		if err := s.Add(id, want[id]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A directory where run 0's temporary file goes makes the write fail.
+	blocker := filepath.Join(dir, runName(0)+tmpSuffix)
+	if err := os.Mkdir(blocker, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Flush(); err == nil {
+		t.Fatal("Flush succeeded with its run file blocked")
+	}
+	if st := s.Stats(); st.Runs != 0 || st.InMemory != 100 {
+		t.Fatalf("after the failed flush: %+v, want no run and 100 ids in memory", st)
+	}
+	checkAll(t, s, want, nil)
+
+	// Meanwhile: one id again with a later sequence, one with an earlier
+	// one (ignored), one new id.
+	later, earlier, fresh := ids[0], ids[1], eventID(rng)
+	want[later] = Entry{Sequence: 500}
+	want[fresh] = Entry{Sequence: 501}
+	for id, e := range map[string]Entry{later: want[later], earlier: {Sequence: 1}, fresh: want[fresh]} {
+		if err := s.Add(id, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Remove(blocker); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Stats(); st.Runs != 1 || st.InMemory != 0 {
+		t.Fatalf("after the second flush: %+v, want one run and nothing in memory", st)
+	}
+	checkAll(t, s, want, nil)
+}
+
+// While a Flush writes its run, lookups find the ids being written, and an
+// id added again goes by the same rule as before: a later sequence
+// replaces the one being written, an earlier one is ignored.
+func TestAddAndLookupDuringFlush(t *testing.T) {
+	s := openSet(t, t.TempDir(), 1<<20)
+	rng := rand.New(rand.NewPCG(10, 10))
+	want := map[string]Entry{}
+	var ids []string
+	for i := range 10 {
+		id := eventID(rng)
+		ids = append(ids, id)
+		want[id] = Entry{Sequence: uint64(i + 1)}
+		if err := s.Add(id, want[id]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ran := false
+	s.flushing = func() {
+		ran = true
+		checkAll(t, s, want, nil)
+		if st := s.Stats(); st.InMemory != 10 {
+			t.Errorf("during the flush: %+v, want the 10 ids counted in memory", st)
+		}
+		if err := s.Add(ids[0], Entry{Sequence: 100}); err != nil {
+			t.Error(err)
+		}
+		if err := s.Add(ids[1], Entry{Sequence: 1}); err != nil { // earlier than 2: ignored
+			t.Error(err)
+		}
+		want[ids[0]] = Entry{Sequence: 100}
+		checkAll(t, s, want, nil)
+	}
+	if err := s.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if !ran {
+		t.Fatal("the flush hook did not run")
+	}
+	s.flushing = nil
+	if st := s.Stats(); st.Runs != 1 || st.InMemory != 1 {
+		t.Fatalf("after the flush: %+v, want one run and the re-added id in memory", st)
+	}
+	checkAll(t, s, want, nil)
+	if err := s.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	checkAll(t, s, want, nil)
+}
