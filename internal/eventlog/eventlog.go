@@ -282,7 +282,7 @@ func (l *Log) Server() *server.Server { return l.ns }
 // SubjectPrefix returns the subject prefix events are stored under.
 func (l *Log) SubjectPrefix() string { return l.opts.SubjectPrefix }
 
-// Close closes the connection and then stops the embedded server, after it
+// Close closes the connections and then stops the embedded server, after it
 // has flushed its files.
 func (l *Log) Close() {
 	for _, nc := range []*nats.Conn{l.nc, l.rnc} {

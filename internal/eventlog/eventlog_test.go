@@ -321,3 +321,39 @@ func TestRetentionByAgeAndSize(t *testing.T) {
 		}
 	})
 }
+
+// Appends and reads go over two connections: the append connection gets
+// nothing but its acknowledgements back, so no read can queue in front of
+// them.
+func TestTwoConnections(t *testing.T) {
+	ctx := context.Background()
+	l := openTest(t, t.TempDir())
+	defer l.Close()
+	for i := range 5 {
+		if _, err := l.Append(ctx, testEvent(fmt.Sprintf("evt_two_%d", i), hooklinev1.Provider_PROVIDER_TRUV, "o")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read := 0
+	if _, err := l.Read(ctx, Start{}, nil, 5, func(*hooklinev1.Event) error { read++; return nil }); err != nil || read != 5 {
+		t.Fatalf("Read: %d events, %v", read, err)
+	}
+	cz, err := l.Server().Connz(&server.ConnzOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conns := map[string]*server.ConnInfo{}
+	for _, c := range cz.Conns {
+		conns[c.Name] = c
+	}
+	app, rd := conns["hookline"], conns["hookline-reader"]
+	if len(conns) != 2 || app == nil || rd == nil {
+		t.Fatalf("connections %v, want hookline and hookline-reader", conns)
+	}
+	if app.InMsgs != 5 || app.OutMsgs != 5 {
+		t.Errorf("append connection: %d messages in, %d out; want the 5 appends and their 5 acknowledgements", app.InMsgs, app.OutMsgs)
+	}
+	if rd.OutMsgs < 5 {
+		t.Errorf("reader connection: %d messages out, want at least the 5 events read", rd.OutMsgs)
+	}
+}
