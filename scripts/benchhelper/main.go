@@ -147,6 +147,8 @@ func floor(dir string) error {
 	}
 	fmt.Println(ln.Addr())
 	return http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// A fresh buffer per delivery: the publish may be resent from it
+		// (JetStream's client retries when the stream has no responder).
 		body, err := io.ReadAll(r.Body)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
