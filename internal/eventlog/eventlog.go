@@ -119,8 +119,9 @@ type Log struct {
 	// catch-up reads, lookups) on rnc. On one shared connection, the
 	// acknowledgements of appends queue behind the messages a large read is
 	// being sent, in the server's outbound buffer and in the client's read
-	// loop: BenchmarkAppendDuringCatchUp measured append p50 4-5 times
-	// higher and p99 about 1.5 times higher while a subscriber caught up.
+	// loop: BenchmarkAppendDuringCatchUp measured append p50 about 5 times
+	// higher while a subscriber caught up (p99 was not consistently
+	// different).
 	nc, rnc *nats.Conn
 	js      jetstream.JetStream // on nc: appends
 	stream  jetstream.Stream    // on rnc: everything else
