@@ -254,7 +254,6 @@ func (s *Set) Runs() int {
 func (s *Set) Flush() error {
 	s.flushMu.Lock()
 	defer s.flushMu.Unlock()
-	next := make(map[key]Entry, s.flushSize) // allocated outside the lock
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -265,7 +264,9 @@ func (s *Set) Flush() error {
 		return nil
 	}
 	table := s.mem
-	s.frozen, s.mem = table, next
+	// No size hint: the new table grows a group of slots at a time as ids
+	// come, instead of zeroing a full table's memory under the lock.
+	s.frozen, s.mem = table, map[key]Entry{}
 	floor := s.floor
 	id := s.nextID
 	s.nextID++
