@@ -17,7 +17,9 @@ import (
 )
 
 // DecodeObject decodes a JSON object body into v strictly: one JSON value,
-// which must be an object, numbers kept as json.Number, no trailing data.
+// which must be an object, no trailing data. v must not hold interface
+// fields (numbers would become float64): the adapters decode into typed
+// fields, FlexString keeping a number's exact digits.
 // Unknown fields are allowed (providers add fields). Errors wrap ErrMalformed
 // and never quote the payload.
 func DecodeObject(body []byte, v any) error {
@@ -28,13 +30,12 @@ func DecodeObject(body []byte, v any) error {
 	if trimmed[0] != '{' {
 		return Errorf(ErrMalformed, "body is not a JSON object")
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	if err := dec.Decode(v); err != nil {
+	// json.Unmarshal rather than a json.Decoder: it reads the body in
+	// place (a Decoder copies it into a buffer of its own first), which
+	// halved the bytes a Truv delivery allocates, and it already refuses
+	// anything but white space after the value.
+	if err := json.Unmarshal(body, v); err != nil {
 		return Errorf(ErrMalformed, "invalid JSON: %s", describeJSONError(err))
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return Errorf(ErrMalformed, "invalid JSON: trailing data after the object")
 	}
 	return nil
 }
@@ -44,6 +45,10 @@ func describeJSONError(err error) string {
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	switch {
+	case errors.As(err, &syn) && strings.HasSuffix(syn.Error(), "after top-level value"):
+		return "trailing data after the object"
+	case errors.As(err, &syn) && syn.Error() == "unexpected end of JSON input":
+		return "unexpected end of input"
 	case errors.As(err, &syn):
 		return fmt.Sprintf("syntax error at byte %d", syn.Offset)
 	case errors.As(err, &typ):

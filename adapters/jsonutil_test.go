@@ -118,3 +118,44 @@ func FuzzFlexStringMatchesEncodingJSON(f *testing.F) {
 		}
 	})
 }
+
+// DecodeObject's reasons: each malformed body gets ErrMalformed and a
+// reason that says what is wrong without quoting the payload.
+func TestDecodeObjectReasons(t *testing.T) {
+	type target struct {
+		ID     FlexString `json:"id"`
+		Count  int        `json:"count"`
+		Secret FlexString `json:"secret"`
+	}
+	tests := []struct{ name, body, reason string }{
+		{"empty", ``, "empty body"},
+		{"white space", " \n\t", "empty body"},
+		{"array", `[{"id":"1"}]`, "body is not a JSON object"},
+		{"string", `"hello"`, "body is not a JSON object"},
+		{"two objects", `{"id":"1"}{"id":"2"}`, "trailing data after the object"},
+		{"object then garbage", `{"id":"1"} secret-value`, "trailing data after the object"},
+		{"truncated", `{"id":"1","secret":"sec`, "unexpected end of input"},
+		{"bad character", `{"id":"1",secret-value}`, "syntax error at byte"},
+		{"wrong type", `{"count":"secret-value"}`, `field "count" has the wrong type`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var v target
+			err := DecodeObject([]byte(tt.body), &v)
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("err = %v, want ErrMalformed", err)
+			}
+			if !strings.Contains(err.Error(), tt.reason) {
+				t.Errorf("reason %q, want it to say %q", err, tt.reason)
+			}
+			if strings.Contains(err.Error(), "secret-value") || strings.Contains(err.Error(), "sec\"") {
+				t.Errorf("reason %q quotes the payload", err)
+			}
+		})
+	}
+	// White space after the object is not trailing data.
+	var v target
+	if err := DecodeObject([]byte("{\"id\":\"1\"} \n"), &v); err != nil || v.ID != "1" {
+		t.Fatalf("object with trailing white space: %+v, %v", v, err)
+	}
+}

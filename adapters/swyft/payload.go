@@ -146,9 +146,7 @@ func (o *object[T]) UnmarshalJSON(b []byte) error {
 		return &json.UnmarshalTypeError{Value: jsonKind(b), Type: reflect.TypeFor[T]()}
 	}
 	v := new(T)
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	if err := dec.Decode(v); err != nil {
+	if err := json.Unmarshal(b, v); err != nil {
 		return err
 	}
 	o.V = v
