@@ -3,7 +3,9 @@ package adapters
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -157,5 +159,41 @@ func TestDecodeObjectReasons(t *testing.T) {
 	var v target
 	if err := DecodeObject([]byte("{\"id\":\"1\"} \n"), &v); err != nil || v.ID != "1" {
 		t.Fatalf("object with trailing white space: %+v, %v", v, err)
+	}
+}
+
+// HMACKeys reuses keyed hashes between calls and goroutines: every answer
+// must still be that of a fresh HMAC, whatever was verified before.
+func TestHMACKeysReuseIsStateless(t *testing.T) {
+	secrets := [][]byte{[]byte("old-secret"), []byte("new-secret")}
+	keys := NewHMACKeys(secrets)
+	secrets[0][0] = 'X' // NewHMACKeys copied them
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 500 {
+				body := []byte(fmt.Sprintf(`{"g":%d,"i":%d}`, g, i))
+				good := HMACSHA256([]byte("new-secret"), body)
+				if i%2 == 0 {
+					good = HMACSHA256([]byte("old-secret"), body)
+				}
+				if !keys.Verify(body, good) {
+					t.Errorf("goroutine %d, body %d: a correct signature was refused", g, i)
+					return
+				}
+				if keys.Verify(body, HMACSHA256([]byte("other"), body)) {
+					t.Errorf("goroutine %d, body %d: a foreign signature was accepted", g, i)
+					return
+				}
+				if keys.Verify(append(body, ' '), good) {
+					t.Errorf("goroutine %d, body %d: a changed body was accepted", g, i)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if NewHMACKeys(nil).Verify([]byte("{}"), HMACSHA256(nil, []byte("{}"))) {
+		t.Error("no secrets: a signature was accepted")
 	}
 }

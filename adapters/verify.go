@@ -5,7 +5,9 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
+	"hash"
 	"strings"
+	"sync"
 )
 
 // maxSignatureHex bounds the length of a signature header value we decode, so
@@ -36,11 +38,41 @@ func HMACSHA256(key, body []byte) []byte {
 
 // VerifyHMACSHA256 reports whether sig equals HMAC-SHA256(secret, body) for
 // any of the secrets. Every secret is tried, so the time taken does not
-// reveal which one matched; each comparison is constant-time.
+// reveal which one matched; each comparison is constant-time. Adapters
+// verify through HMACKeys, which keeps the keyed hashes between deliveries.
 func VerifyHMACSHA256(body, sig []byte, secrets [][]byte) bool {
-	ok := 0
+	return NewHMACKeys(secrets).Verify(body, sig)
+}
+
+// HMACKeys verifies HMAC-SHA256 signatures under a fixed set of secrets. It
+// keeps each secret's keyed hash in a pool, so a delivery costs neither
+// the key schedule nor the hashes' allocation. It is safe for concurrent
+// use.
+type HMACKeys struct {
+	pools []*sync.Pool // one per secret, of hash.Hash keyed with it
+}
+
+// NewHMACKeys returns the verifier for secrets (copied).
+func NewHMACKeys(secrets [][]byte) *HMACKeys {
+	k := &HMACKeys{}
 	for _, s := range secrets {
-		ok |= subtle.ConstantTimeCompare(HMACSHA256(s, body), sig)
+		key := append([]byte(nil), s...)
+		k.pools = append(k.pools, &sync.Pool{New: func() any { return hmac.New(sha256.New, key) }})
+	}
+	return k
+}
+
+// Verify reports whether sig equals HMAC-SHA256(secret, body) for any of
+// the secrets, trying every one (see VerifyHMACSHA256).
+func (k *HMACKeys) Verify(body, sig []byte) bool {
+	ok := 0
+	var sum [sha256.Size]byte
+	for _, p := range k.pools {
+		m := p.Get().(hash.Hash)
+		m.Reset()
+		m.Write(body)
+		ok |= subtle.ConstantTimeCompare(m.Sum(sum[:0]), sig)
+		p.Put(m)
 	}
 	return ok == 1
 }

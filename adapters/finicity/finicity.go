@@ -46,7 +46,7 @@ func newAdapter(cfg adapters.Config) (adapters.Adapter, error) {
 	}
 	a := &adapter{
 		source:       cfg.Source,
-		secrets:      cloneSecrets(cfg.Secrets),
+		keys:         adapters.NewHMACKeys(cfg.Secrets),
 		unauth:       cfg.AllowUnauthenticated && len(cfg.Secrets) == 0,
 		sessionField: cfg.Options[OptionSessionField],
 	}
@@ -63,8 +63,8 @@ func newAdapter(cfg adapters.Config) (adapters.Adapter, error) {
 
 // adapter is one configured Finicity source. It is immutable after New.
 type adapter struct {
-	source  string
-	secrets [][]byte
+	source string
+	keys   *adapters.HMACKeys
 	// unauth is true when the source explicitly accepts unauthenticated
 	// deliveries and has no secret to check.
 	unauth       bool
@@ -73,14 +73,6 @@ type adapter struct {
 }
 
 var _ adapters.Adapter = (*adapter)(nil)
-
-func cloneSecrets(in [][]byte) [][]byte {
-	out := make([][]byte, len(in))
-	for i, s := range in {
-		out[i] = append([]byte(nil), s...)
-	}
-	return out
-}
 
 // Provider implements adapters.Adapter.
 func (a *adapter) Provider() hooklinev1.Provider { return hooklinev1.Provider_PROVIDER_FINICITY }
@@ -103,14 +95,14 @@ func (a *adapter) Verify(d *adapters.Delivery) error {
 	if !ok {
 		return adapters.Errorf(adapters.ErrUnauthenticated, "malformed signature")
 	}
-	if adapters.VerifyHMACSHA256(d.Body, sig, a.secrets) {
+	if a.keys.Verify(d.Body, sig) {
 		return nil
 	}
 	if a.reserialize {
 		var compact bytes.Buffer
 		if err := json.Compact(&compact, d.Body); err == nil &&
 			!bytes.Equal(compact.Bytes(), d.Body) &&
-			adapters.VerifyHMACSHA256(compact.Bytes(), sig, a.secrets) {
+			a.keys.Verify(compact.Bytes(), sig) {
 			return nil
 		}
 	}

@@ -30,7 +30,7 @@ var Factory = adapters.Factory{
 
 type adapter struct {
 	source          string
-	secrets         [][]byte
+	keys            *adapters.HMACKeys
 	unauthenticated bool
 }
 
@@ -38,14 +38,10 @@ func newAdapter(cfg adapters.Config) (adapters.Adapter, error) {
 	if err := adapters.CheckConfig(cfg); err != nil {
 		return nil, err
 	}
-	secrets := make([][]byte, len(cfg.Secrets))
-	for i, s := range cfg.Secrets {
-		secrets[i] = append([]byte(nil), s...)
-	}
 	return &adapter{
 		source:          cfg.Source,
-		secrets:         secrets,
-		unauthenticated: cfg.AllowUnauthenticated && len(secrets) == 0,
+		keys:            adapters.NewHMACKeys(cfg.Secrets),
+		unauthenticated: cfg.AllowUnauthenticated && len(cfg.Secrets) == 0,
 	}, nil
 }
 
@@ -70,7 +66,7 @@ func (a *adapter) Verify(d *adapters.Delivery) error {
 	if !ok {
 		return adapters.Errorf(adapters.ErrUnauthenticated, "%s is not a hex HMAC-SHA256 digest", SignatureHeader)
 	}
-	if !adapters.VerifyHMACSHA256(d.Body, sig, a.secrets) {
+	if !a.keys.Verify(d.Body, sig) {
 		return adapters.Errorf(adapters.ErrUnauthenticated, "signature does not match")
 	}
 	return nil
