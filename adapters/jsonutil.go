@@ -31,9 +31,10 @@ func DecodeObject(body []byte, v any) error {
 		return Errorf(ErrMalformed, "body is not a JSON object")
 	}
 	// json.Unmarshal rather than a json.Decoder: it reads the body in
-	// place (a Decoder copies it into a buffer of its own first), which
-	// halved the bytes a Truv delivery allocates, and it already refuses
-	// anything but white space after the value.
+	// place (a Decoder copies it into a buffer of its own first, which was
+	// close to half of what verifying and normalizing a Truv delivery
+	// allocated), and it already refuses anything but white space after
+	// the value.
 	if err := json.Unmarshal(body, v); err != nil {
 		return Errorf(ErrMalformed, "invalid JSON: %s", describeJSONError(err))
 	}
