@@ -32,7 +32,7 @@ check-generate: $(TS)/node_modules ## Fail when `make generate` would change gen
 	stale=0; \
 	for d in gen $(TS)/gen; do \
 		if ! diff -r "$$d" "$$tmp/$$d" >/dev/null; then \
-			diff -r "$$d" "$$tmp/$$d" | head -40; \
+			{ diff -r "$$d" "$$tmp/$$d" || true; } | head -40; \
 			echo "$$d/ is stale: run 'make generate' and commit the result" >&2; stale=1; \
 		fi; \
 	done; \
