@@ -16,7 +16,7 @@ import { StartPosition } from "../gen/hookline/v1/event_service_pb.js";
 import { connect, type Connection } from "../src/client.js";
 import { CursorExpiredError, ERROR_DOMAIN, errorInfo, reasonOf } from "../src/errors.js";
 import { subscribe, type RetryInfo } from "../src/subscribe.js";
-import { API_TOKEN, eventually, Gateway, postTruv, truvOrderBody, Workdir } from "./gateway.js";
+import { API_TOKEN, cleanEnv, eventually, Gateway, postTruv, truvOrderBody, Workdir } from "./gateway.js";
 
 const HANG_GUARD = { timeout: 240_000 };
 
@@ -82,7 +82,7 @@ async function runExample(name: string, args: string[], token = API_TOKEN): Prom
   const script = fileURLToPath(new URL(`../examples/${name}.js`, import.meta.url));
   try {
     const { stdout, stderr } = await promisify(execFile)(process.execPath, [script, ...args], {
-      env: { ...process.env, HOOKLINE_TOKEN: token },
+      env: { ...cleanEnv(), HOOKLINE_TOKEN: token },
       timeout: 120_000,
     });
     return { code: 0, stdout, stderr };

@@ -112,7 +112,7 @@ export class Gateway {
         ...(opts.args ?? []),
       ],
       {
-        env: { ...process.env, TS_E2E_TRUV: TRUV_SECRET, HOOKLINE_API_TOKENS: opts.apiTokens ?? API_TOKEN },
+        env: { ...cleanEnv(), TS_E2E_TRUV: TRUV_SECRET, HOOKLINE_API_TOKENS: opts.apiTokens ?? API_TOKEN },
         stdio: ["ignore", "pipe", "pipe"],
       },
     );
@@ -173,6 +173,16 @@ export class Gateway {
   kill(): void {
     this.proc.kill("SIGKILL");
   }
+}
+
+/**
+ * cleanEnv is this process's environment without HOOKLINE_* variables, so
+ * a developer's settings (the gateway reads a HOOKLINE_ variable for every
+ * flag; the examples read HOOKLINE_TOKEN, HOOKLINE_ADDR, filters) cannot
+ * change what a test runs.
+ */
+export function cleanEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("HOOKLINE_")));
 }
 
 /** What the gateway answers to an accepted delivery (server.Accepted). */
