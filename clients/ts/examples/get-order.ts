@@ -11,7 +11,7 @@ import { parseArgs } from "node:util";
 import { OrderStateSchema } from "../gen/hookline/v1/event_service_pb.js";
 import { connect } from "../src/client.js";
 import { reasonOf } from "../src/errors.js";
-import { address, token } from "./options.js";
+import { address, grpcCode, token } from "./options.js";
 
 const { values: flags, positionals } = parseArgs({
   options: { addr: { type: "string" } },
@@ -33,7 +33,7 @@ try {
     throw err;
   }
   const reason = reasonOf(err);
-  process.stderr.write(`GetOrder failed: ${Code[err.code]}${reason ? "/" + reason : ""}: ${err.rawMessage}\n`);
+  process.stderr.write(`GetOrder failed: ${grpcCode(err.code)}${reason ? "/" + reason : ""}: ${err.rawMessage}\n`);
   process.exitCode = err.code === Code.NotFound ? 3 : 1;
 } finally {
   conn.close();

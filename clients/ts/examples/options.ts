@@ -2,6 +2,7 @@
 // the names of enum values on the command line.
 
 import type { DescEnum } from "@bufbuild/protobuf";
+import { Code } from "@connectrpc/connect";
 import { EventTypeSchema, ProviderSchema, type EventType, type Provider } from "../gen/hookline/v1/event_pb.js";
 import { DEFAULT_ADDRESS, normalizeAddress } from "../src/client.js";
 
@@ -43,4 +44,9 @@ function enumValue(schema: DescEnum, name: string, aliases: Record<string, strin
     throw new Error(`unknown ${schema.name} ${JSON.stringify(name)}; one of: ${names.join(", ")}`);
   }
   return v.number;
+}
+
+/** grpcCode names a code as gRPC does: `UNAVAILABLE`, `OUT_OF_RANGE`, … */
+export function grpcCode(code: Code): string {
+  return (Code[code] ?? String(code)).replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase();
 }

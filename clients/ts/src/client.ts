@@ -41,8 +41,9 @@ export interface ConnectOptions {
  * A Connection is an EventService client over one HTTP/2 connection
  * manager. The manager reopens the connection on the next call after it
  * breaks (a gateway restart on the same address needs nothing from the
- * caller). close() closes the connection and fails its open calls; without
- * it an idle connection keeps the Node.js process alive for up to 15 min.
+ * caller). close() closes the connection at once and fails its open calls;
+ * otherwise an idle connection closes by itself after 15 minutes (it does
+ * not keep the Node.js process alive).
  */
 export interface Connection {
   /** The client; safe to share between concurrent calls. */

@@ -16,7 +16,7 @@ import {
 import { bearerToken, normalizeAddress, type EventServiceClient } from "../src/client.js";
 import { CursorExpiredError, cursorExpired, errorInfo, reasonOf } from "../src/errors.js";
 import { backoffDelay, DEFAULT_BACKOFF, subscribe, type Frame, type RetryInfo } from "../src/subscribe.js";
-import { eventType, list, provider } from "../examples/options.js";
+import { eventType, grpcCode, list, provider } from "../examples/options.js";
 import { EventType, Provider } from "../gen/hookline/v1/event_pb.js";
 
 /**
@@ -225,4 +225,6 @@ test("addresses and command-line names", () => {
   assert.equal(provider("mastercard"), Provider.FINICITY);
   assert.throws(() => provider("unspecified"), /unknown Provider "unspecified"/);
   assert.throws(() => eventType("nope"), /one of: UNMAPPED, ORDER_CREATED/);
+  assert.equal(grpcCode(Code.OutOfRange), "OUT_OF_RANGE");
+  assert.equal(grpcCode(Code.Unavailable), "UNAVAILABLE");
 });
