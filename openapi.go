@@ -1,5 +1,3 @@
-// Package hookline holds artifacts of the repository root that the binaries
-// embed: the generated OpenAPI document of the REST API.
 package hookline
 
 import _ "embed"

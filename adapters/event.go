@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/hookline/hookline"
 	hooklinev1 "github.com/hookline/hookline/gen/hookline/v1"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
@@ -17,7 +18,7 @@ import (
 // samples) apart. When the provider sent no id, pass BodyKey(body) as id: a
 // byte-identical retry then still de-duplicates.
 func DedupKey(p hooklinev1.Provider, source, providerEventType, providerEventID string) string {
-	return strings.Join([]string{providerName(p), source, providerEventType, providerEventID}, "\x1f")
+	return strings.Join([]string{hookline.ProviderName(p), source, providerEventType, providerEventID}, "\x1f")
 }
 
 // BodyKey returns a stand-in event id for deliveries without one: "sha256:"
@@ -37,9 +38,6 @@ func EventID(dedupKey string, index int) string {
 	return "evt_" + hex.EncodeToString(h.Sum(nil)[:16])
 }
 
-func providerName(p hooklinev1.Provider) string {
-	return strings.ToLower(strings.TrimPrefix(p.String(), "PROVIDER_"))
-}
 
 // Envelope holds what every event of a delivery shares.
 type Envelope struct {

@@ -5,9 +5,9 @@ import (
 	"crypto/subtle"
 	"net/http"
 	"strings"
+	"sync/atomic"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 )
 
@@ -24,13 +24,15 @@ import (
 // eventServicePrefix is the full-method prefix of the calls that need a token.
 const eventServicePrefix = "/hookline.v1.EventService/"
 
-// apiAuth checks bearer tokens; the zero value (no tokens) admits everyone.
+// apiAuth checks bearer tokens; with no tokens it admits everyone. It
+// counts the calls it refuses.
 type apiAuth struct {
-	tokens [][]byte
+	tokens  [][]byte
+	refused atomic.Int64
 }
 
-func newAPIAuth(tokens []string) apiAuth {
-	a := apiAuth{}
+func newAPIAuth(tokens []string) *apiAuth {
+	a := &apiAuth{}
 	for _, t := range tokens {
 		if t != "" {
 			a.tokens = append(a.tokens, []byte(t))
@@ -39,10 +41,10 @@ func newAPIAuth(tokens []string) apiAuth {
 	return a
 }
 
-func (a apiAuth) enabled() bool { return len(a.tokens) > 0 }
+func (a *apiAuth) enabled() bool { return len(a.tokens) > 0 }
 
 // admits reports whether an Authorization value carries a configured token.
-func (a apiAuth) admits(authorization string) bool {
+func (a *apiAuth) admits(authorization string) bool {
 	if !a.enabled() {
 		return true
 	}
@@ -58,10 +60,6 @@ func (a apiAuth) admits(authorization string) bool {
 	return match == 1
 }
 
-// errUnauthenticated refuses a read API call without a valid token.
-var errUnauthenticated = withInfo(codes.Unauthenticated,
-	"missing or invalid API token: send Authorization: Bearer <token>", ReasonUnauthenticated, nil)
-
 func (s *Server) checkToken(ctx context.Context, method string) error {
 	if !s.auth.enabled() || !strings.HasPrefix(method, eventServicePrefix) {
 		return nil
@@ -70,8 +68,8 @@ func (s *Server) checkToken(ctx context.Context, method string) error {
 	if len(md.Get("authorization")) == 1 && s.auth.admits(md.Get("authorization")[0]) {
 		return nil
 	}
-	s.gauges.unauthenticated.Add(1)
-	return errUnauthenticated
+	s.auth.refused.Add(1)
+	return toStatus(ctx, s.logger, errUnauthenticated)
 }
 
 func (s *Server) unaryAuth(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
@@ -96,9 +94,9 @@ func (s *Server) requireToken(next http.Handler) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if v := r.Header.Values("Authorization"); len(v) != 1 || !s.auth.admits(v[0]) {
-			s.gauges.unauthenticated.Add(1)
+			s.auth.refused.Add(1)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="hookline"`)
-			writeAPIError(w, errUnauthenticated)
+			s.writeAPIError(w, r, errUnauthenticated)
 			return
 		}
 		next.ServeHTTP(w, r)

@@ -33,6 +33,7 @@ import (
 	hooklinev1 "github.com/hookline/hookline/gen/hookline/v1"
 	"github.com/hookline/hookline/internal/eventlog"
 	"github.com/hookline/hookline/internal/index"
+	"github.com/hookline/hookline/internal/pipeline"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/grpc"
@@ -143,7 +144,7 @@ func BenchmarkIngestHandler(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	in, err := NewIngest([]*Source{{Provider: "truv", Name: "default", Adapter: a}}, &discardAppender{}, emptyIndex{}, slog.New(slog.DiscardHandler), IngestOptions{})
+	in, err := NewIngest([]*Source{{Provider: "truv", Name: "default", Adapter: a}}, &discardStore{}, slog.New(slog.DiscardHandler), IngestOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -191,18 +192,13 @@ func benchAlternate(b *testing.B, client *http.Client, noopURL, url string, load
 	return noop, timed
 }
 
-// discardAppender stores nothing and hands out sequences.
-type discardAppender struct{ seq atomic.Uint64 }
+// discardStore stores nothing, always accepts and hands out sequences.
+type discardStore struct{ seq atomic.Uint64 }
 
-func (d *discardAppender) Append(context.Context, *hooklinev1.Event) (eventlog.AppendResult, error) {
-	return eventlog.AppendResult{Sequence: d.seq.Add(1)}, nil
-}
+func (d *discardStore) Accepting() error { return nil }
 
-// emptyIndex knows no event.
-type emptyIndex struct{}
-
-func (emptyIndex) Recent(string, time.Time) (index.Entry, error) {
-	return index.Entry{}, index.ErrNotFound
+func (d *discardStore) Store(context.Context, *hooklinev1.Event) (pipeline.Stored, error) {
+	return pipeline.Stored{Sequence: d.seq.Add(1)}, nil
 }
 
 // BenchmarkIdleSubscribers measures the memory an idle gRPC subscription
@@ -255,7 +251,7 @@ func benchIdleSubscribers(b *testing.B, e *testEnv, clients []hooklinev1.EventSe
 	after := benchMem()
 	runtime.KeepAlive(streams)
 	cancel()
-	waitFor(b, time.Minute, "subscriptions closed", func() bool { return e.srv.gauges.subscribers.Load() == 0 })
+	waitFor(b, time.Minute, "subscriptions closed", func() bool { return int64(e.srv.subs.Stats().Open) == 0 })
 	return after.sub(before)
 }
 
@@ -501,7 +497,7 @@ func benchCaughtUp(b *testing.B, e *testEnv) uint64 {
 		b.Fatal(err)
 	}
 	waitFor(b, 2*time.Minute, "follower and index caught up", func() bool {
-		return e.srv.hub.Last() >= last && e.srv.gauges.applied.Load() >= last
+		return e.srv.pipeline.Hub().Last() >= last && e.srv.pipeline.Stats().Applied >= last
 	})
 	return last
 }

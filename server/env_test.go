@@ -6,15 +6,20 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"io"
 	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/hookline/hookline/adapters"
 	"github.com/hookline/hookline/adapters/finicity"
+	"github.com/hookline/hookline/adapters/registry"
 	"github.com/hookline/hookline/adapters/swyft"
 	"github.com/hookline/hookline/adapters/truv"
 	hooklinev1 "github.com/hookline/hookline/gen/hookline/v1"
@@ -84,7 +89,7 @@ func newTestEnv(t testing.TB, eo envOptions) *testEnv {
 			mk(finicity.Factory, "default", testFinicitySecret, nil),
 			mk(swyft.Factory, "default", testSwyftAuth, nil),
 		},
-		Ingest: IngestOptions{Aliases: map[string]string{"mastercard": "finicity"}, MaxBodyBytes: 64 << 10, AppendTimeout: 2 * time.Second},
+		Ingest: IngestOptions{Providers: registry.Factories(), MaxBodyBytes: 64 << 10, AppendTimeout: 2 * time.Second},
 	}
 	if eo.cfg != nil {
 		eo.cfg(&cfg)
@@ -123,9 +128,16 @@ func newTestEnv(t testing.TB, eo envOptions) *testEnv {
 		idx.Close()
 		lg.Close()
 	})
-	waitFor(t, 10*time.Second, "server ready", srv.ready.Load)
+	select {
+	case <-srv.pipeline.Ready():
+	case <-time.After(10 * time.Second):
+		t.Fatal("server not ready after 10s")
+	}
 	return e
 }
+
+// lagging reports whether the lag guard refuses webhooks.
+func (e *testEnv) lagging() bool { return e.srv.pipeline.Stats().Lagging }
 
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
@@ -144,7 +156,7 @@ func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 func (e *testEnv) waitApplied(t testing.TB, seq uint64) {
 	t.Helper()
 	waitFor(t, 10*time.Second, fmt.Sprintf("sequence %d applied", seq), func() bool {
-		return e.srv.hub.Last() >= seq && e.srv.gauges.applied.Load() >= seq
+		return e.srv.pipeline.Hub().Last() >= seq && e.srv.pipeline.Stats().Applied >= seq
 	})
 }
 
@@ -218,4 +230,39 @@ func (e *testEnv) postTruv(t testing.TB, body []byte) Accepted {
 		t.Fatal(err)
 	}
 	return acc
+}
+
+// httpErrorStatus decodes the JSON error body every HTTP surface answers
+// (errors.go) into the status a gRPC caller would get for the same error:
+// the message, and an ErrorInfo whose reason is the upper-case code and
+// whose metadata are the details. Tests then compare HTTP errors as they
+// compare gRPC ones.
+func httpErrorStatus(b []byte) (*status.Status, error) {
+	var eb errorBody
+	if err := json.Unmarshal(b, &eb); err != nil || eb.Error.Code == "" {
+		return nil, fmt.Errorf("not an error body: %s (%v)", b, err)
+	}
+	return status.New(grpcCodeOf(strings.ToUpper(eb.Error.Code)), eb.Error.Message).WithDetails(&errdetails.ErrorInfo{
+		Reason: strings.ToUpper(eb.Error.Code), Domain: ErrorDomain, Metadata: eb.Error.Details,
+	})
+}
+
+// grpcCodeOf is the gRPC code the API uses with a reason.
+func grpcCodeOf(reason string) codes.Code {
+	switch reason {
+	case ReasonCursorExpired, ReasonCursorAhead:
+		return codes.OutOfRange
+	case ReasonInvalidArgument:
+		return codes.InvalidArgument
+	case ReasonNotFound:
+		return codes.NotFound
+	case ReasonUnavailable, ReasonShuttingDown:
+		return codes.Unavailable
+	case ReasonTooManySubscriptions:
+		return codes.ResourceExhausted
+	case ReasonUnauthenticated:
+		return codes.Unauthenticated
+	default:
+		return codes.Unknown
+	}
 }

@@ -1,20 +1,23 @@
 package server
 
 import (
-	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	hooklinev1 "github.com/hookline/hookline/gen/hookline/v1"
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"github.com/hookline/hookline/internal/subscription"
+	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 )
 
 // gateway builds the REST mapping of the EventService. grpc-gateway can
@@ -22,6 +25,14 @@ import (
 // over inproc, an in-memory listener the same server also serves: REST
 // does not depend on the public gRPC listener's address or its TLS. The
 // caller closes the returned connection.
+//
+// Errors take the one HTTP shape of errors.go through grpc-gateway's own
+// hooks: the error handler writes a unary call's error; a stream's error
+// goes through the stream error handler, and its final line is marshaled
+// by restMarshaler. The HTTP status of a stream that fails before its
+// first frame is written by grpc-gateway from the gRPC code, which has no
+// 410 Gone for an expired cursor: the stream error handler hands the
+// table's status to restCall, whose writer applies it.
 func (s *Server) gateway(inproc *bufconn.Listener) (http.Handler, *grpc.ClientConn, error) {
 	conn, err := grpc.NewClient("passthrough:///hookline-inproc",
 		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return inproc.DialContext(ctx) }),
@@ -30,105 +41,130 @@ func (s *Server) gateway(inproc *bufconn.Listener) (http.Handler, *grpc.ClientCo
 	if err != nil {
 		return nil, nil, fmt.Errorf("gateway dial: %w", err)
 	}
-	mux := runtime.NewServeMux(runtime.WithErrorHandler(restErrorHandler))
+	mux := runtime.NewServeMux(
+		runtime.WithErrorHandler(s.restError),
+		runtime.WithStreamErrorHandler(s.restStreamError),
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, restMarshaler{&runtime.HTTPBodyMarshaler{Marshaler: &runtime.JSONPb{
+			// grpc-gateway's default marshaler.
+			MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: true},
+			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: true},
+		}}}),
+	)
 	if err := hooklinev1.RegisterEventServiceHandler(context.Background(), mux, conn); err != nil {
 		conn.Close()
 		return nil, nil, fmt.Errorf("gateway register: %w", err)
 	}
-	return goneOnExpiredCursor(mux), conn, nil
+	return s.restCalls(mux), conn, nil
 }
 
 // maxMessageBytes is the largest message the EventService sends: a page of
-// events (MaxPageBytes) or one event as large as the log stores, with
-// room for the framing. gRPC clients need a receive limit at least this
-// large; with the default body cap it is within gRPC's default 4 MiB.
+// events or one event as large as the log stores, with room for the
+// framing. gRPC clients need a receive limit at least this large; with the
+// default body cap it is within gRPC's default 4 MiB.
 func (s *Server) maxMessageBytes() int {
-	return int(max(MaxPageBytes, s.log.MaxPayload()) + 64<<10)
+	return int(max(subscription.MaxPageBytes, s.log.MaxPayload()) + 64<<10)
 }
 
-// reason returns the ErrorInfo reason of a status, if any.
-func reason(st *status.Status) string {
-	for _, d := range st.Details() {
-		if info, ok := d.(*errdetails.ErrorInfo); ok {
-			return info.GetReason()
-		}
-	}
-	return ""
+// restCall is what the REST side keeps of one request: its id for error
+// bodies, and the HTTP status the error table gave a stream's error.
+type restCall struct {
+	requestID string
+	status    int
 }
 
-// restErrorHandler is grpc-gateway's default, except that an expired cursor
-// answers 410 Gone (the Kubernetes watch convention) instead of 400, and
-// that errors the gateway raises itself (an unparsable query parameter, an
-// unknown route) get the ErrorInfo every API error carries.
-func restErrorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
-	if st, ok := status.FromError(err); ok && reason(st) == ReasonCursorExpired {
-		w = &statusRewriter{ResponseWriter: w, from: http.StatusBadRequest, to: http.StatusGone, always: true}
-	} else if ok && reason(st) == "" {
-		switch st.Code() {
-		case codes.InvalidArgument:
-			err = withInfo(st.Code(), st.Message(), ReasonInvalidArgument, nil)
-		case codes.NotFound:
-			err = withInfo(st.Code(), st.Message(), ReasonNotFound, nil)
-		}
-	}
-	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
-}
+type restCallKey struct{}
 
-// goneOnExpiredCursor gives the REST stream the same 410 for an expired
-// cursor: grpc-gateway writes a stream's first-frame error with the status
-// of its gRPC code, so the header is held back until the body shows the
-// reason.
-func goneOnExpiredCursor(next http.Handler) http.Handler {
+// restCalls gives every REST request a request id (the caller's
+// X-Request-Id when it is plain, as for webhooks) and a restCall.
+func (s *Server) restCalls(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/v1/events:subscribe" {
-			w = &statusRewriter{ResponseWriter: w, from: http.StatusBadRequest, to: http.StatusGone,
-				marker: []byte(`"` + ReasonCursorExpired + `"`)}
-		}
-		next.ServeHTTP(w, r)
+		call := &restCall{requestID: s.ingest.reqIDs.from(r.Header.Get("X-Request-Id"))}
+		w.Header().Set("X-Request-Id", call.requestID)
+		next.ServeHTTP(&restWriter{ResponseWriter: w, call: call}, r.WithContext(context.WithValue(r.Context(), restCallKey{}, call)))
 	})
 }
 
-// statusRewriter replaces status `from` with `to`: always, or only when the
-// first body chunk contains marker.
-type statusRewriter struct {
+func restCallFrom(ctx context.Context) *restCall {
+	c, _ := ctx.Value(restCallKey{}).(*restCall)
+	return c
+}
+
+// restWriter writes the status restCall holds, when it holds one.
+type restWriter struct {
 	http.ResponseWriter
-	from, to int
-	always   bool
-	marker   []byte
-	held     bool
+	call *restCall
 }
 
-func (w *statusRewriter) WriteHeader(code int) {
-	switch {
-	case code != w.from:
-		w.ResponseWriter.WriteHeader(code)
-	case w.always:
-		w.ResponseWriter.WriteHeader(w.to)
-	default:
-		w.held = true
+func (w *restWriter) WriteHeader(code int) {
+	if w.call.status != 0 {
+		code = w.call.status
 	}
-}
-
-func (w *statusRewriter) Write(b []byte) (int, error) {
-	if w.held {
-		w.held = false
-		code := w.from
-		if bytes.Contains(b, w.marker) {
-			code = w.to
-		}
-		w.ResponseWriter.WriteHeader(code)
-	}
-	return w.ResponseWriter.Write(b)
+	w.ResponseWriter.WriteHeader(code)
 }
 
 // Unwrap lets http.ResponseController reach Flush on the real writer.
-func (w *statusRewriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+func (w *restWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// httpStatus is the HTTP status of an API error on the REST and SSE side:
-// grpc-gateway's mapping, except 410 Gone for an expired cursor.
-func httpStatus(st *status.Status) int {
-	if reason(st) == ReasonCursorExpired {
-		return http.StatusGone
+// restError writes the error of a unary REST call (also the errors
+// grpc-gateway raises itself: an unparsable parameter, an unknown route).
+func (s *Server) restError(ctx context.Context, _ *runtime.ServeMux, _ runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+	id := ""
+	if call := restCallFrom(ctx); call != nil {
+		id = call.requestID
 	}
-	return runtime.HTTPStatusFromCode(st.Code())
+	writeHTTPError(w, id, translate(err))
+}
+
+// restStreamError turns a stream's error into the status grpc-gateway
+// writes as the stream's last line (see restMarshaler), and records its
+// HTTP status in case no frame was written yet.
+func (s *Server) restStreamError(ctx context.Context, err error) *status.Status {
+	we := translate(err)
+	if call := restCallFrom(ctx); call != nil {
+		call.status = we.http
+		we.metadata = maps.Clone(we.metadata)
+		if we.metadata == nil {
+			we.metadata = map[string]string{}
+		}
+		we.metadata[requestIDKey] = call.requestID
+	}
+	return we.status()
+}
+
+// requestIDKey carries a REST stream's request id from restStreamError to
+// restMarshaler inside the ErrorInfo metadata; it never reaches a client
+// as metadata.
+const requestIDKey = "hookline.request_id"
+
+// restMarshaler is grpc-gateway's default marshaler, except that the error
+// line of a stream gets the HTTP error body of errors.go.
+type restMarshaler struct{ runtime.Marshaler }
+
+func (m restMarshaler) Marshal(v any) ([]byte, error) {
+	if chunk, ok := v.(map[string]proto.Message); ok && len(chunk) == 1 {
+		if sp, ok := chunk["error"].(*spb.Status); ok {
+			we := fromStatus(status.FromProto(sp))
+			md := maps.Clone(we.metadata)
+			id := md[requestIDKey]
+			delete(md, requestIDKey)
+			if len(md) == 0 {
+				md = nil
+			}
+			we.metadata = md
+			return json.Marshal(we.body(id))
+		}
+	}
+	return m.Marshaler.Marshal(v)
+}
+
+// writeAPIError answers an API error outside grpc-gateway (SSE, the token
+// check) with the same body.
+func (s *Server) writeAPIError(w http.ResponseWriter, r *http.Request, err error) {
+	id := s.ingest.reqIDs.from(r.Header.Get("X-Request-Id"))
+	w.Header().Set("X-Request-Id", id)
+	we := translate(err)
+	if _, ok := status.FromError(err); !ok {
+		logged(r.Context(), s.logger, err, we)
+	}
+	writeHTTPError(w, id, we)
 }

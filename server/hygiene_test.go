@@ -208,7 +208,7 @@ func TestMetricsAndRejectionLogs(t *testing.T) {
 	for _, l := range rejected {
 		byCode[l["code"].(string)] = l
 	}
-	for code, status := range map[string]float64{codeUnauthenticated: 401, codeUnknownSource: 404} {
+	for code, status := range map[string]float64{"unauthenticated": 401, "unknown_source": 404} {
 		l, ok := byCode[code]
 		if !ok {
 			t.Errorf("no webhook_rejected line for %s; got %v", code, rejected)

@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,26 +17,23 @@ import (
 	"github.com/hookline/hookline/adapters"
 	hooklinev1 "github.com/hookline/hookline/gen/hookline/v1"
 	"github.com/hookline/hookline/internal/eventlog"
-	"github.com/hookline/hookline/internal/index"
+	"github.com/hookline/hookline/internal/pipeline"
 )
 
-// EventAppender stores normalized events durably. *eventlog.Log implements it.
-type EventAppender interface {
-	Append(ctx context.Context, ev *hooklinev1.Event) (eventlog.AppendResult, error)
+// Store is what the webhook endpoints need of the pipeline.
+// *pipeline.Pipeline implements it.
+type Store interface {
+	// Accepting returns nil when deliveries may be stored.
+	Accepting() error
+	// Store appends ev unless it is already stored.
+	Store(ctx context.Context, ev *hooklinev1.Event) (pipeline.Stored, error)
 }
 
-// IDIndex finds events already stored, over the long de-duplication horizon.
-// *index.Index implements it.
-type IDIndex interface {
-	// Recent returns the entry of an event id received at or after since,
-	// or index.ErrNotFound.
-	Recent(id string, since time.Time) (index.Entry, error)
-}
+var _ Store = (*pipeline.Pipeline)(nil)
 
-var (
-	_ EventAppender = (*eventlog.Log)(nil)
-	_ IDIndex       = (*index.Index)(nil)
-)
+// DefaultAppendTimeout bounds a delivery's wait for the event store when
+// IngestOptions sets none.
+const DefaultAppendTimeout = 5 * time.Second
 
 // Source is one configured provider account that accepts webhooks.
 type Source struct {
@@ -57,7 +53,13 @@ type sourceStats struct {
 	rejected                                      [len(rejectCodes)]atomic.Int64 // by rejectIndex
 }
 
-var rejectCodes = [...]string{codeUnauthenticated, codeMalformed, codeBadRequest, codeUnsupportedMediaType, codeTooLarge, codeUnavailable, codeInternal}
+// rejectCodes are the codes of hookline_deliveries_rejected_total: the
+// rejections of a delivery that reached a configured source.
+var rejectCodes = [...]string{
+	strings.ToLower(ReasonUnauthenticated), strings.ToLower(ReasonMalformedPayload), strings.ToLower(ReasonBadRequest),
+	strings.ToLower(ReasonUnsupportedMediaType), strings.ToLower(ReasonPayloadTooLarge), strings.ToLower(ReasonUnavailable),
+	strings.ToLower(ReasonInternal),
+}
 
 func rejectIndex(code string) int {
 	for i, c := range rejectCodes {
@@ -70,18 +72,19 @@ func rejectIndex(code string) int {
 
 // IngestOptions configure the webhook endpoints.
 type IngestOptions struct {
-	// MaxBodyBytes caps a delivery's body; larger ones get 413. Default 1 MiB.
+	// MaxBodyBytes caps a delivery's body; larger ones get 413. Default
+	// eventlog.DefaultMaxBodyBytes; the event log must be opened with the
+	// same cap.
 	MaxBodyBytes int64
 	// AppendTimeout bounds the wait for the event store; past it the
-	// delivery gets 503 and the provider retries. Default 5s.
+	// delivery gets 503 and the provider retries. Default
+	// DefaultAppendTimeout.
 	AppendTimeout time.Duration
-	// DedupHorizon is how long a provider event id is remembered. Default 96h:
-	// Mastercard retries daily for three days, so a last retry can land just
-	// after 72h; the margin covers it.
-	DedupHorizon time.Duration
-	// Aliases maps alternative provider names to canonical ones
-	// (`mastercard` → `finicity`).
-	Aliases map[string]string
+	// Providers are the providers the gateway knows (adapters/registry's
+	// Factories): their names and aliases (`mastercard` for `finicity`) in
+	// webhook URLs and SSE filters. The providers of Sources are known
+	// without it.
+	Providers []adapters.Factory
 	// Now returns the current time. Default time.Now.
 	Now func() time.Time
 }
@@ -90,31 +93,43 @@ type IngestOptions struct {
 // `POST /webhooks/{provider}/{source}`. It is safe for concurrent use.
 type Ingest struct {
 	opts    IngestOptions
-	sources map[string]*Source // "provider/name"
-	log     EventAppender
-	idx     IDIndex
+	sources map[string]*Source             // "provider/name"
+	names   map[string]hooklinev1.Provider // name or alias → provider
+	canon   map[hooklinev1.Provider]string // provider → canonical name
+	store   Store
 	logger  *slog.Logger
 	reqIDs  requestIDs
 	bufs    sync.Pool
-	ready   *atomic.Bool // nil: always ready
-	lag     *lagWatch    // nil: no lag guard
 }
 
 // NewIngest returns the webhook handler.
-func NewIngest(sources []*Source, log EventAppender, idx IDIndex, logger *slog.Logger, opts IngestOptions) (*Ingest, error) {
+func NewIngest(sources []*Source, store Store, logger *slog.Logger, opts IngestOptions) (*Ingest, error) {
 	if opts.MaxBodyBytes <= 0 {
-		opts.MaxBodyBytes = 1 << 20
+		opts.MaxBodyBytes = eventlog.DefaultMaxBodyBytes
 	}
 	if opts.AppendTimeout <= 0 {
-		opts.AppendTimeout = 5 * time.Second
-	}
-	if opts.DedupHorizon <= 0 {
-		opts.DedupHorizon = 96 * time.Hour
+		opts.AppendTimeout = DefaultAppendTimeout
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	in := &Ingest{opts: opts, sources: map[string]*Source{}, log: log, idx: idx, logger: logger}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	in := &Ingest{opts: opts, sources: map[string]*Source{}, store: store, logger: logger,
+		names: map[string]hooklinev1.Provider{}, canon: map[hooklinev1.Provider]string{}}
+	for _, f := range opts.Providers {
+		in.canon[f.Provider] = f.Name
+		for _, n := range append([]string{f.Name}, f.Aliases...) {
+			in.names[n] = f.Provider
+		}
+	}
+	for _, s := range sources {
+		if _, ok := in.canon[s.Adapter.Provider()]; !ok {
+			in.canon[s.Adapter.Provider()] = s.Provider
+			in.names[s.Provider] = s.Adapter.Provider()
+		}
+	}
 	in.bufs.New = func() any { return new(bytes.Buffer) }
 	for _, s := range sources {
 		key := s.Provider + "/" + s.Name
@@ -154,17 +169,22 @@ func (in *Ingest) guardPaths(next http.Handler) http.Handler {
 }
 
 func (in *Ingest) notFound(w http.ResponseWriter, r *http.Request) {
-	reqID := in.reqIDs.from(r.Header.Get("X-Request-Id"))
-	w.Header().Set("X-Request-Id", reqID)
-	writeError(w, reqID, webhookError{http.StatusNotFound, codeNotFound,
-		"no webhook endpoint at this path; use /webhooks/{provider} or /webhooks/{provider}/{source}"})
+	in.writeError(w, r, &routeError{ReasonNotFound, "no webhook endpoint at this path; use /webhooks/{provider} or /webhooks/{provider}/{source}",
+		http.StatusNotFound})
 }
 
 func (in *Ingest) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Allow", http.MethodPost)
+	in.writeError(w, r, &routeError{ReasonMethodNotAllowed, "webhooks are delivered with POST", http.StatusMethodNotAllowed})
+}
+
+// writeError answers err with a request id of its own.
+func (in *Ingest) writeError(w http.ResponseWriter, r *http.Request, err error) wireError {
 	reqID := in.reqIDs.from(r.Header.Get("X-Request-Id"))
 	w.Header().Set("X-Request-Id", reqID)
-	w.Header().Set("Allow", http.MethodPost)
-	writeError(w, reqID, webhookError{http.StatusMethodNotAllowed, codeMethodNotAllowed, "webhooks are delivered with POST"})
+	we := translate(err)
+	writeHTTPError(w, reqID, we)
+	return we
 }
 
 // AcceptedEvent describes one event of an accepted delivery.
@@ -189,8 +209,8 @@ func (in *Ingest) serve(w http.ResponseWriter, r *http.Request) {
 	reqID := in.reqIDs.from(r.Header.Get("X-Request-Id"))
 	w.Header().Set("X-Request-Id", reqID)
 	provider := r.PathValue("provider")
-	if canon, ok := in.opts.Aliases[provider]; ok {
-		provider = canon
+	if p, ok := in.names[provider]; ok {
+		provider = in.canon[p]
 	}
 	name := r.PathValue("source")
 	if name == "" {
@@ -198,20 +218,25 @@ func (in *Ingest) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	src, ok := in.sources[provider+"/"+name]
 	if !ok {
-		code, reason := codeUnknownSource, "no source named "+strconv.Quote(name)+" for this provider"
+		err := &routeError{ReasonUnknownSource, "no source named " + strconv.Quote(name) + " for this provider", http.StatusNotFound}
 		if !in.knownProvider(provider) {
-			code, reason = codeUnknownProvider, "unknown provider"
+			err = &routeError{ReasonUnknownProvider, "unknown provider", http.StatusNotFound}
 		}
 		// Logged (a provider pointed at the wrong URL shows up here) but not
 		// counted: the metric's labels are configured sources only.
+		we := translate(err)
 		in.logger.Info("webhook_rejected", "request_id", reqID, "provider", clip(provider), "source", clip(name),
-			"status", http.StatusNotFound, "code", code)
-		writeError(w, reqID, webhookError{http.StatusNotFound, code, reason})
+			"status", we.http, "code", we.code())
+		writeHTTPError(w, reqID, we)
 		return
 	}
-	if reason := in.notAccepting(); reason != "" {
-		src.stats.rejected[rejectIndex(codeUnavailable)].Add(1)
-		writeError(w, reqID, webhookError{http.StatusServiceUnavailable, codeUnavailable, reason})
+	// Before the body is read: while the index catches up or lags,
+	// de-duplication could miss a retry, so the provider retries later
+	// instead. Counted, not logged per request.
+	if err := in.store.Accepting(); err != nil {
+		we := translate(err)
+		src.stats.rejected[rejectIndex(we.code())].Add(1)
+		writeHTTPError(w, reqID, we)
 		return
 	}
 
@@ -224,11 +249,11 @@ func (in *Ingest) serve(w http.ResponseWriter, r *http.Request) {
 	}()
 	res, err := in.handle(r, src, reqID, start, buf)
 	if err != nil {
-		e := classify(err)
-		src.stats.rejected[rejectIndex(e.code)].Add(1)
-		in.logger.Log(r.Context(), logLevel(e.status), "webhook_rejected", "request_id", reqID, "provider", provider,
-			"source", name, "status", e.status, "code", e.code, "reason", e.reason, "error", err.Error())
-		writeError(w, reqID, e)
+		we := translate(err)
+		src.stats.rejected[rejectIndex(we.code())].Add(1)
+		in.logger.Log(r.Context(), logLevel(we.http), "webhook_rejected", "request_id", reqID, "provider", provider,
+			"source", name, "status", we.http, "code", we.code(), "reason", we.message, "error", err.Error())
+		writeHTTPError(w, reqID, we)
 		return
 	}
 	src.stats.accepted.Add(1)
@@ -244,20 +269,11 @@ func (in *Ingest) serve(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, res)
 }
 
-// notAccepting says why deliveries get 503 before they are read, or "". In
-// both cases de-duplication could miss a retry, so the provider retries
-// later instead.
-func (in *Ingest) notAccepting() string {
-	switch {
-	case in.ready != nil && !in.ready.Load():
-		// The index has not yet caught up with the log as it was at start.
-		return "starting: index catching up with the log; retry later"
-	case in.lag != nil && in.lag.lagging.Load():
-		// The index is further behind the log than JetStream's duplicate
-		// window reaches: a retry could slip between the two tiers.
-		return "index lagging behind the log; retry later"
-	}
-	return ""
+// providerByName returns the provider a filter names: its name or alias
+// in any case (`truv`, `MASTERCARD`), or its enum name (`PROVIDER_TRUV`).
+func (in *Ingest) providerByName(name string) (hooklinev1.Provider, bool) {
+	p, ok := in.names[strings.ToLower(strings.TrimPrefix(strings.ToUpper(name), "PROVIDER_"))]
+	return p, ok
 }
 
 func (in *Ingest) knownProvider(p string) bool {
@@ -309,10 +325,11 @@ func (in *Ingest) handle(r *http.Request, src *Source, reqID string, start time.
 	defer cancel()
 	out.Duplicate = true
 	for _, ev := range norm.Events {
-		ae, err := in.store(ctx, ev)
+		st, err := in.store.Store(ctx, ev)
 		if err != nil {
 			return nil, err
 		}
+		ae := AcceptedEvent{ID: ev.GetId(), Type: ev.GetType().String(), Sequence: st.Sequence, Duplicate: st.Duplicate}
 		out.Duplicate = out.Duplicate && ae.Duplicate
 		out.Events = append(out.Events, ae)
 		if !ae.Duplicate {
@@ -323,30 +340,6 @@ func (in *Ingest) handle(r *http.Request, src *Source, reqID string, start time.
 		}
 	}
 	return out, nil
-}
-
-// store appends one event unless it is already stored: first the long
-// horizon index, then JetStream's own duplicate window, which also settles
-// concurrent copies atomically.
-func (in *Ingest) store(ctx context.Context, ev *hooklinev1.Event) (AcceptedEvent, error) {
-	ae := AcceptedEvent{ID: ev.GetId(), Type: ev.GetType().String()}
-	entry, err := in.idx.Recent(ev.GetId(), in.opts.Now().Add(-in.opts.DedupHorizon))
-	switch {
-	case err == nil:
-		ae.Sequence, ae.Duplicate = entry.Sequence, true
-		return ae, nil
-	case !errors.Is(err, index.ErrNotFound):
-		return ae, fmt.Errorf("dedup lookup: %w", err)
-	}
-	res, err := in.log.Append(ctx, ev)
-	if err != nil {
-		return ae, err
-	}
-	ae.Sequence, ae.Duplicate = res.Sequence, res.Duplicate
-	if in.lag != nil {
-		in.lag.saw(res.Sequence)
-	}
-	return ae, nil
 }
 
 // checkIdentity refuses an event whose identity (its de-duplication key,

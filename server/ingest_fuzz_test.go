@@ -38,7 +38,7 @@ func FuzzIngest(f *testing.F) {
 	}
 	in, err := NewIngest([]*Source{
 		mk(truv.Factory, testTruvSecret), mk(finicity.Factory, testFinicitySecret), mk(swyft.Factory, testSwyftAuth),
-	}, &discardAppender{}, emptyIndex{}, slog.New(slog.DiscardHandler), IngestOptions{MaxBodyBytes: 64 << 10})
+	}, &discardStore{}, slog.New(slog.DiscardHandler), IngestOptions{MaxBodyBytes: 64 << 10})
 	if err != nil {
 		f.Fatal(err)
 	}

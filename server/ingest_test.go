@@ -48,43 +48,43 @@ func TestIngestRejectsBadInput(t *testing.T) {
 		code               string
 	}
 	tests := []tc{
-		{"truv bad signature", "POST", "/webhooks/truv", valid, http.Header{"X-Webhook-Sign": {"v1=" + strings.Repeat("ab", 32)}}, false, 401, codeUnauthenticated},
-		{"truv missing signature", "POST", "/webhooks/truv", valid, http.Header{"Content-Type": {"application/json"}}, false, 401, codeUnauthenticated},
-		{"truv signed with another source's secret", "POST", "/webhooks/truv", valid, http.Header{"X-Webhook-Sign": {signTruv("truv-sandbox-secret", valid)}}, false, 401, codeUnauthenticated},
-		{"truv signature of a different body", "POST", "/webhooks/truv", valid, truvHeaders([]byte(`{}`)), false, 401, codeUnauthenticated},
-		{"truv malformed signature header", "POST", "/webhooks/truv", valid, http.Header{"X-Webhook-Sign": {"v1=zz"}}, false, 401, codeUnauthenticated},
-		{"truv signature without v1 prefix", "POST", "/webhooks/truv", valid, http.Header{"X-Webhook-Sign": {strings.TrimPrefix(signTruv(testTruvSecret, valid), "v1=")}}, false, 401, codeUnauthenticated},
-		{"finicity missing signature", "POST", "/webhooks/finicity", fin, http.Header{"Content-Type": {"application/json"}}, false, 401, codeUnauthenticated},
-		{"finicity wrong signature", "POST", "/webhooks/mastercard", fin, http.Header{"X-Finicity-Signature": {signFinicity("nope", fin)}}, false, 401, codeUnauthenticated},
-		{"truv-signed body sent to finicity", "POST", "/webhooks/finicity", valid, truvHeaders(valid), false, 401, codeUnauthenticated},
-		{"swyft missing authorization", "POST", "/webhooks/swyft", sw, http.Header{"Content-Type": {"application/json"}}, false, 401, codeUnauthenticated},
-		{"swyft wrong authorization", "POST", "/webhooks/swyft", sw, http.Header{"Authorization": {"Bearer guess"}}, false, 401, codeUnauthenticated},
-		{"unknown provider", "POST", "/webhooks/stripe", valid, truvHeaders(valid), false, 404, codeUnknownProvider},
-		{"unknown source", "POST", "/webhooks/truv/production", valid, truvHeaders(valid), false, 404, codeUnknownSource},
-		{"GET is not allowed", "GET", "/webhooks/truv", nil, nil, false, 405, codeMethodNotAllowed},
-		{"PUT is not allowed", "PUT", "/webhooks/truv/sandbox", valid, truvHeaders(valid), false, 405, codeMethodNotAllowed},
-		{"oversized body with content length", "POST", "/webhooks/truv", big, truvHeaders(big), false, 413, codeTooLarge},
-		{"oversized chunked body", "POST", "/webhooks/truv", big, truvHeaders(big), true, 413, codeTooLarge},
-		{"truncated JSON", "POST", "/webhooks/truv", valid[:40], truvHeaders(valid[:40]), false, 400, codeMalformed},
-		{"empty body", "POST", "/webhooks/truv", []byte{}, truvHeaders([]byte{}), false, 400, codeMalformed},
-		{"JSON array", "POST", "/webhooks/truv", []byte(`[1,2]`), truvHeaders([]byte(`[1,2]`)), false, 400, codeMalformed},
-		{"trailing data after the object", "POST", "/webhooks/truv", append(append([]byte{}, valid...), '{'), truvHeaders(append(append([]byte{}, valid...), '{')), false, 400, codeMalformed},
-		{"event_type is a number", "POST", "/webhooks/truv", []byte(`{"webhook_id":"x","event_type":7}`), truvHeaders([]byte(`{"webhook_id":"x","event_type":7}`)), false, 400, codeMalformed},
-		{"not UTF-8 JSON", "POST", "/webhooks/truv", []byte{0xff, 0xfe, 0x00}, truvHeaders([]byte{0xff, 0xfe, 0x00}), false, 400, codeMalformed},
-		{"wrong content type", "POST", "/webhooks/truv", valid, func() http.Header { h := truvHeaders(valid); h.Set("Content-Type", "text/plain"); return h }(), false, 415, codeUnsupportedMediaType},
+		{"truv bad signature", "POST", "/webhooks/truv", valid, http.Header{"X-Webhook-Sign": {"v1=" + strings.Repeat("ab", 32)}}, false, 401, "unauthenticated"},
+		{"truv missing signature", "POST", "/webhooks/truv", valid, http.Header{"Content-Type": {"application/json"}}, false, 401, "unauthenticated"},
+		{"truv signed with another source's secret", "POST", "/webhooks/truv", valid, http.Header{"X-Webhook-Sign": {signTruv("truv-sandbox-secret", valid)}}, false, 401, "unauthenticated"},
+		{"truv signature of a different body", "POST", "/webhooks/truv", valid, truvHeaders([]byte(`{}`)), false, 401, "unauthenticated"},
+		{"truv malformed signature header", "POST", "/webhooks/truv", valid, http.Header{"X-Webhook-Sign": {"v1=zz"}}, false, 401, "unauthenticated"},
+		{"truv signature without v1 prefix", "POST", "/webhooks/truv", valid, http.Header{"X-Webhook-Sign": {strings.TrimPrefix(signTruv(testTruvSecret, valid), "v1=")}}, false, 401, "unauthenticated"},
+		{"finicity missing signature", "POST", "/webhooks/finicity", fin, http.Header{"Content-Type": {"application/json"}}, false, 401, "unauthenticated"},
+		{"finicity wrong signature", "POST", "/webhooks/mastercard", fin, http.Header{"X-Finicity-Signature": {signFinicity("nope", fin)}}, false, 401, "unauthenticated"},
+		{"truv-signed body sent to finicity", "POST", "/webhooks/finicity", valid, truvHeaders(valid), false, 401, "unauthenticated"},
+		{"swyft missing authorization", "POST", "/webhooks/swyft", sw, http.Header{"Content-Type": {"application/json"}}, false, 401, "unauthenticated"},
+		{"swyft wrong authorization", "POST", "/webhooks/swyft", sw, http.Header{"Authorization": {"Bearer guess"}}, false, 401, "unauthenticated"},
+		{"unknown provider", "POST", "/webhooks/stripe", valid, truvHeaders(valid), false, 404, "unknown_provider"},
+		{"unknown source", "POST", "/webhooks/truv/production", valid, truvHeaders(valid), false, 404, "unknown_source"},
+		{"GET is not allowed", "GET", "/webhooks/truv", nil, nil, false, 405, "method_not_allowed"},
+		{"PUT is not allowed", "PUT", "/webhooks/truv/sandbox", valid, truvHeaders(valid), false, 405, "method_not_allowed"},
+		{"oversized body with content length", "POST", "/webhooks/truv", big, truvHeaders(big), false, 413, "payload_too_large"},
+		{"oversized chunked body", "POST", "/webhooks/truv", big, truvHeaders(big), true, 413, "payload_too_large"},
+		{"truncated JSON", "POST", "/webhooks/truv", valid[:40], truvHeaders(valid[:40]), false, 400, "malformed_payload"},
+		{"empty body", "POST", "/webhooks/truv", []byte{}, truvHeaders([]byte{}), false, 400, "malformed_payload"},
+		{"JSON array", "POST", "/webhooks/truv", []byte(`[1,2]`), truvHeaders([]byte(`[1,2]`)), false, 400, "malformed_payload"},
+		{"trailing data after the object", "POST", "/webhooks/truv", append(append([]byte{}, valid...), '{'), truvHeaders(append(append([]byte{}, valid...), '{')), false, 400, "malformed_payload"},
+		{"event_type is a number", "POST", "/webhooks/truv", []byte(`{"webhook_id":"x","event_type":7}`), truvHeaders([]byte(`{"webhook_id":"x","event_type":7}`)), false, 400, "malformed_payload"},
+		{"not UTF-8 JSON", "POST", "/webhooks/truv", []byte{0xff, 0xfe, 0x00}, truvHeaders([]byte{0xff, 0xfe, 0x00}), false, 400, "malformed_payload"},
+		{"wrong content type", "POST", "/webhooks/truv", valid, func() http.Header { h := truvHeaders(valid); h.Set("Content-Type", "text/plain"); return h }(), false, 415, "unsupported_media_type"},
 		{"form content type", "POST", "/webhooks/truv", valid, func() http.Header {
 			h := truvHeaders(valid)
 			h.Set("Content-Type", "application/x-www-form-urlencoded")
 			return h
-		}(), false, 415, codeUnsupportedMediaType},
-		{"swyft invalid JSON", "POST", "/webhooks/swyft", []byte(`{"event_id": "1",}`), http.Header{"Authorization": {testSwyftAuth}}, false, 400, codeMalformed},
+		}(), false, 415, "unsupported_media_type"},
+		{"swyft invalid JSON", "POST", "/webhooks/swyft", []byte(`{"event_id": "1",}`), http.Header{"Authorization": {testSwyftAuth}}, false, 400, "malformed_payload"},
 		{"gzip content encoding", "POST", "/webhooks/truv", valid, func() http.Header {
 			h := truvHeaders(valid)
 			h.Set("Content-Encoding", "gzip")
 			return h
-		}(), false, 415, codeUnsupportedMediaType},
-		{"trailing slash", "POST", "/webhooks/truv/", valid, truvHeaders(valid), false, 404, codeNotFound},
-		{"extra path segment", "POST", "/webhooks/truv/sandbox/extra", valid, truvHeaders(valid), false, 404, codeNotFound},
+		}(), false, 415, "unsupported_media_type"},
+		{"trailing slash", "POST", "/webhooks/truv/", valid, truvHeaders(valid), false, 404, "not_found"},
+		{"extra path segment", "POST", "/webhooks/truv/sandbox/extra", valid, truvHeaders(valid), false, 404, "not_found"},
 	}
 	before := e.lastSeq(t)
 	for _, tt := range tests {
@@ -244,7 +244,7 @@ func TestIngestDedupBeyondJetStreamWindow(t *testing.T) {
 	}
 	e := newTestEnv(t, envOptions{
 		logOpts: eventlog.Options{DuplicateWindow: 100 * time.Millisecond},
-		cfg:     func(c *Config) { c.Ingest.Now = clock; c.Ingest.DedupHorizon = 72 * time.Hour },
+		cfg:     func(c *Config) { c.Now = clock; c.DedupHorizon = 72 * time.Hour },
 	})
 	body := truvOrderBody("4aac461e7b774a38a72fd9c7c0eef8ee", "eee192646b3c48be96651a0ff25cef85", "pending", "2024-07-11T21:40:48.424655+00:00")
 	first := e.postTruv(t, body)
@@ -306,8 +306,8 @@ func TestIngestStoreUnavailable(t *testing.T) {
 	body := truvOrderBody("5aac461e7b774a38a72fd9c7c0eef8e1", "fff192646b3c48be96651a0ff25cef85", "sent", "2024-07-11T21:41:48.424655+00:00")
 	hdr := http.Header{"X-Webhook-Sign": {signTruv(testTruvSecret, body)}}
 	code, b := e.postRaw(t, "POST", "/webhooks/truv", body, hdr)
-	if code != http.StatusServiceUnavailable || !strings.Contains(string(b), codeUnavailable) {
-		t.Fatalf("with the store down: %d %s, want 503 %s", code, b, codeUnavailable)
+	if code != http.StatusServiceUnavailable || !strings.Contains(string(b), "store_unavailable") {
+		t.Fatalf("with the store down: %d %s, want 503 %s", code, b, "store_unavailable")
 	}
 	if got, _ := e.idx.Lookup(ok.Events[0].ID); got.Sequence != ok.Events[0].Sequence {
 		t.Errorf("index lost the acknowledged event")
@@ -326,7 +326,7 @@ func TestIngestStoreUnavailable(t *testing.T) {
 	if acc.Events[0].Sequence != ok.Events[0].Sequence+1 {
 		t.Errorf("after recovery the event is at %d, want %d", acc.Events[0].Sequence, ok.Events[0].Sequence+1)
 	}
-	waitFor(t, 30*time.Second, "the follower to resume", func() bool { return e.srv.hub.Last() >= acc.Events[0].Sequence })
+	waitFor(t, 30*time.Second, "the follower to resume", func() bool { return e.srv.pipeline.Hub().Last() >= acc.Events[0].Sequence })
 	if code, b := e.postRaw(t, "GET", "/readyz", nil, nil); code != http.StatusOK {
 		t.Errorf("/readyz after recovery: %d %s", code, b)
 	}
@@ -349,8 +349,8 @@ func TestCheckIdentityEncoding(t *testing.T) {
 		if (err == nil) != tc.ok {
 			t.Errorf("Content-Encoding %q: %v, want ok=%v", tc.values, err, tc.ok)
 		}
-		if err != nil && classify(err).status != http.StatusUnsupportedMediaType {
-			t.Errorf("Content-Encoding %q answers %d, want 415", tc.values, classify(err).status)
+		if err != nil && translate(err).http != http.StatusUnsupportedMediaType {
+			t.Errorf("Content-Encoding %q answers %d, want 415", tc.values, translate(err).http)
 		}
 	}
 }
@@ -390,7 +390,7 @@ func TestIngestAppendTimeout(t *testing.T) {
 	resp.Body.Close()
 	var eb errorBody
 	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") != "5" ||
-		json.Unmarshal(b, &eb) != nil || eb.Error.Code != codeUnavailable {
+		json.Unmarshal(b, &eb) != nil || eb.Error.Code != "store_unavailable" {
 		t.Fatalf("answer %d, Retry-After %q, body %s; want 503 store_unavailable with Retry-After: 5",
 			resp.StatusCode, resp.Header.Get("Retry-After"), b)
 	}

@@ -4,19 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
-	"sync/atomic"
-	"time"
 )
-
-// gauges the server exports besides the per-source counters.
-type gauges struct {
-	applied     atomic.Uint64 // last log sequence applied to the index
-	subscribers atomic.Int64  // open subscriptions
-	dropped     atomic.Int64  // subscribers moved to catch-up because they fell behind
-	refused     atomic.Int64  // subscriptions refused at the MaxSubscriptions cap
-	// read API calls refused for a missing or invalid token
-	unauthenticated atomic.Int64
-}
 
 // metricsHandler writes the counters in the Prometheus text format.
 func (s *Server) metricsHandler(w http.ResponseWriter, _ *http.Request) {
@@ -45,19 +33,20 @@ func (s *Server) metricsHandler(w http.ResponseWriter, _ *http.Request) {
 			fmt.Fprintf(w, "hookline_deliveries_rejected_total{provider=%q,source=%q,code=%q} %d\n", src.Provider, src.Name, code, src.stats.rejected[i].Load())
 		}
 	}
-	fmt.Fprintf(w, "# HELP hookline_index_applied_sequence Last log sequence applied to the local index.\n# TYPE hookline_index_applied_sequence gauge\nhookline_index_applied_sequence %d\n", s.gauges.applied.Load())
-	ids := s.index.IDStats()
+	ps, ss := s.pipeline.Stats(), s.subs.Stats()
+	fmt.Fprintf(w, "# HELP hookline_index_applied_sequence Last log sequence applied to the local index.\n# TYPE hookline_index_applied_sequence gauge\nhookline_index_applied_sequence %d\n", ps.Applied)
+	ids := ps.IDs
 	fmt.Fprintf(w, "# HELP hookline_index_id_runs Run files of the index's id set.\n# TYPE hookline_index_id_runs gauge\nhookline_index_id_runs %d\n", ids.Runs)
 	fmt.Fprintf(w, "# HELP hookline_index_ids_in_memory Ids in the id set's in-memory table, not yet in a run file.\n# TYPE hookline_index_ids_in_memory gauge\nhookline_index_ids_in_memory %d\n", ids.InMemory)
 	fmt.Fprintf(w, "# HELP hookline_index_id_merge_failures_total Failed background merges of id runs (each is retried).\n# TYPE hookline_index_id_merge_failures_total counter\nhookline_index_id_merge_failures_total %d\n", ids.MergeFailures)
-	fmt.Fprintf(w, "# HELP hookline_index_lag_seconds Age of the oldest event known to be in the log and not yet applied to the index.\n# TYPE hookline_index_lag_seconds gauge\nhookline_index_lag_seconds %.3f\n", time.Duration(s.lag.lag.Load()).Seconds())
+	fmt.Fprintf(w, "# HELP hookline_index_lag_seconds Age of the oldest event known to be in the log and not yet applied to the index.\n# TYPE hookline_index_lag_seconds gauge\nhookline_index_lag_seconds %.3f\n", ps.IndexLag.Seconds())
 	lagging := 0
-	if s.lag.lagging.Load() {
+	if ps.Lagging {
 		lagging = 1
 	}
 	fmt.Fprintf(w, "# HELP hookline_index_lagging 1 while webhooks get 503 because the index lags the log by more than the limit.\n# TYPE hookline_index_lagging gauge\nhookline_index_lagging %d\n", lagging)
-	fmt.Fprintf(w, "# HELP hookline_subscribers Open subscriptions.\n# TYPE hookline_subscribers gauge\nhookline_subscribers %d\n", s.gauges.subscribers.Load())
-	fmt.Fprintf(w, "# HELP hookline_subscribers_lagged_total Subscribers moved to catch-up from the log because they fell behind.\n# TYPE hookline_subscribers_lagged_total counter\nhookline_subscribers_lagged_total %d\n", s.gauges.dropped.Load())
-	fmt.Fprintf(w, "# HELP hookline_subscriptions_refused_total Subscriptions refused because the open-subscription limit was reached.\n# TYPE hookline_subscriptions_refused_total counter\nhookline_subscriptions_refused_total %d\n", s.gauges.refused.Load())
-	fmt.Fprintf(w, "# HELP hookline_api_unauthenticated_total Read API calls refused for a missing or invalid token.\n# TYPE hookline_api_unauthenticated_total counter\nhookline_api_unauthenticated_total %d\n", s.gauges.unauthenticated.Load())
+	fmt.Fprintf(w, "# HELP hookline_subscribers Open subscriptions.\n# TYPE hookline_subscribers gauge\nhookline_subscribers %d\n", ss.Open)
+	fmt.Fprintf(w, "# HELP hookline_subscribers_lagged_total Subscribers moved to catch-up from the log because they fell behind.\n# TYPE hookline_subscribers_lagged_total counter\nhookline_subscribers_lagged_total %d\n", ss.Lagged)
+	fmt.Fprintf(w, "# HELP hookline_subscriptions_refused_total Subscriptions refused because the open-subscription limit was reached.\n# TYPE hookline_subscriptions_refused_total counter\nhookline_subscriptions_refused_total %d\n", ss.Refused)
+	fmt.Fprintf(w, "# HELP hookline_api_unauthenticated_total Read API calls refused for a missing or invalid token.\n# TYPE hookline_api_unauthenticated_total counter\nhookline_api_unauthenticated_total %d\n", s.auth.refused.Load())
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/hookline/hookline/internal/subscription"
 	"io"
 	"net/http"
 	"net/url"
@@ -16,8 +17,6 @@ import (
 	"github.com/hookline/hookline/adapters"
 	"github.com/hookline/hookline/adapters/finicity"
 	hooklinev1 "github.com/hookline/hookline/gen/hookline/v1"
-	spb "google.golang.org/genproto/googleapis/rpc/status"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/testing/protocmp"
@@ -82,12 +81,12 @@ func (n *ndjson) Recv() (*hooklinev1.SubscribeResponse, error) {
 	if err := json.Unmarshal(line, &obj); err != nil {
 		return nil, fmt.Errorf("line %q: %w", line, err)
 	}
-	if raw, ok := obj["error"]; ok && len(obj) == 1 {
-		st := &spb.Status{}
-		if err := protojson.Unmarshal(raw, st); err != nil {
+	if _, ok := obj["error"]; ok && len(obj) == 1 {
+		st, err := httpErrorStatus(line)
+		if err != nil {
 			return nil, fmt.Errorf("error line %q: %w", line, err)
 		}
-		return nil, status.ErrorProto(st)
+		return nil, st.Err()
 	}
 	raw, ok := obj["result"]
 	if !ok || len(obj) != 1 {
@@ -345,10 +344,18 @@ func TestRESTUnary(t *testing.T) {
 	}
 	for _, tt := range errs {
 		t.Run("error_"+tt.name, func(t *testing.T) {
-			st := &spb.Status{}
-			e.getJSON(t, "GET", tt.path, nil, tt.code, st)
-			if info := errorInfo(status.FromProto(st)); info.GetReason() != tt.reason || info.GetDomain() != ErrorDomain {
-				t.Errorf("error %v; want reason %s in domain %s", st, tt.reason, ErrorDomain)
+			resp := e.open(t, "GET", tt.path, nil, nil)
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tt.code {
+				t.Fatalf("GET %s = %d %s, want %d", tt.path, resp.StatusCode, b, tt.code)
+			}
+			st, err := httpErrorStatus(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info := errorInfo(st); info.GetReason() != tt.reason || info.GetDomain() != ErrorDomain {
+				t.Errorf("error %s; want reason %s in domain %s", b, tt.reason, ErrorDomain)
 			}
 		})
 	}
@@ -374,9 +381,9 @@ func TestRESTCursorOutOfRange(t *testing.T) {
 		{"subscribe_post_expired", "POST", "/v1/events:subscribe", fmt.Sprintf(`{"afterSequence":"%d"}`, first-2), http.StatusGone, ReasonCursorExpired, true},
 		{"subscribe_ahead", "GET", fmt.Sprintf("/v1/events:subscribe?after_sequence=%d", last+1), "", http.StatusBadRequest, ReasonCursorAhead, true},
 		{"list_expired", "GET", fmt.Sprintf("/v1/events?after_sequence=%d", first-2), "", http.StatusGone, ReasonCursorExpired, false},
-		{"list_token_expired", "GET", "/v1/events?page_token=" + encodePageToken(first-2), "", http.StatusGone, ReasonCursorExpired, false},
+		{"list_token_expired", "GET", "/v1/events?page_token=" + subscription.PageToken(first-2), "", http.StatusGone, ReasonCursorExpired, false},
 		{"list_ahead", "GET", fmt.Sprintf("/v1/events?after_sequence=%d", last+1), "", http.StatusBadRequest, ReasonCursorAhead, false},
-		{"list_token_ahead", "GET", "/v1/events?page_token=" + encodePageToken(last+1), "", http.StatusBadRequest, ReasonCursorAhead, false},
+		{"list_token_ahead", "GET", "/v1/events?page_token=" + subscription.PageToken(last+1), "", http.StatusBadRequest, ReasonCursorAhead, false},
 	}
 	for _, tt := range cases {
 		t.Run(tt.name, func(t *testing.T) {
@@ -393,20 +400,14 @@ func TestRESTCursorOutOfRange(t *testing.T) {
 			if resp.StatusCode != tt.code {
 				t.Errorf("status %d, want %d; body %s", resp.StatusCode, tt.code, b)
 			}
-			raw := b
-			if tt.inStream {
-				var obj struct{ Error json.RawMessage }
-				if err := json.Unmarshal(b, &obj); err != nil {
-					t.Fatalf("body %s: %v", b, err)
-				}
-				raw = obj.Error
-			}
-			st := &spb.Status{}
-			if err := protojson.Unmarshal(raw, st); err != nil {
+			// Unary calls and streams answer the same body (a stream's
+			// is its one line).
+			st, err := httpErrorStatus(bytes.TrimSuffix(b, []byte("\n")))
+			if err != nil {
 				t.Fatalf("body %s: %v", b, err)
 			}
 			want := cursorInfo(tt.reason, first, last)
-			if diff := cmp.Diff(want, errorInfo(status.FromProto(st)), protocmp.Transform()); diff != "" {
+			if diff := cmp.Diff(want, errorInfo(st), protocmp.Transform()); diff != "" {
 				t.Errorf("ErrorInfo (-want +got):\n%s", diff)
 			}
 		})

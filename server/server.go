@@ -1,12 +1,16 @@
-// Package server is the gateway's network face: the HTTP webhook ingest, the
-// gRPC EventService, its REST mapping through grpc-gateway, Server-Sent
-// Events, health, metrics and the OpenAPI document.
+// Package server holds the gateway's transports: the HTTP webhook endpoints,
+// the gRPC EventService, its REST mapping through grpc-gateway, Server-Sent
+// Events, read-API authentication, health, metrics and the OpenAPI document.
+// The domain work is done by internal/pipeline (the projection of the log
+// and the de-duplicating store) and internal/subscription (reads); this
+// package translates between them and the wire, with one table of errors
+// (errors.go).
 //
 // Lifecycle: New builds a Server; Run serves on the given listeners until
-// its context ends, then stops accepting, lets in-flight deliveries finish
-// their appends (bounded by ShutdownTimeout) and returns. Run also owns the
-// single log follower that feeds the local index and the live fan-out. The
-// caller closes the event log and the index after Run returns.
+// its context ends, then ends open subscriptions, stops accepting, lets
+// in-flight deliveries finish their appends (bounded by ShutdownTimeout) and
+// returns. Run also runs the pipeline. The caller closes the event log and
+// the index after Run returns.
 package server
 
 import (
@@ -16,14 +20,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	hooklinev1 "github.com/hookline/hookline/gen/hookline/v1"
 	"github.com/hookline/hookline/internal/eventlog"
-	"github.com/hookline/hookline/internal/fanout"
 	"github.com/hookline/hookline/internal/index"
+	"github.com/hookline/hookline/internal/pipeline"
+	"github.com/hookline/hookline/internal/subscription"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
@@ -33,30 +36,26 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 )
 
-// EventLog is what the server needs of the event log. *eventlog.Log
+// DefaultShutdownTimeout bounds the graceful stop when Config sets none.
+const DefaultShutdownTimeout = 10 * time.Second
+
+// EventLog is what the server needs of the event log: what the pipeline
+// and the subscriptions need, and single events for GetEvent. *eventlog.Log
 // implements it.
 type EventLog interface {
-	EventAppender
-	Bounds(ctx context.Context) (first, last uint64, err error)
+	pipeline.Log
+	subscription.Log
 	Get(ctx context.Context, seq uint64) (*hooklinev1.Event, error)
-	Read(ctx context.Context, start eventlog.Start, filters []string, upTo uint64, fn func(*hooklinev1.Event) error) (uint64, error)
-	Follow(ctx context.Context, after uint64, fn func([]*hooklinev1.Event) error) error
-	SubjectPrefix() string
-	// Check reports whether the log's connections are up.
-	Check() error
 	// MaxPayload is the largest event the log stores, in bytes.
 	MaxPayload() int64
 }
 
-// StateIndex is what the server needs of the local index. *index.Index
+// StateIndex is what the server needs of the local index: what the
+// pipeline needs, and the lookups of the unary reads. *index.Index
 // implements it.
 type StateIndex interface {
-	IDIndex
+	pipeline.Index
 	Lookup(id string) (index.Entry, error)
-	Applied() (uint64, error)
-	Apply(evs []*hooklinev1.Event) error
-	Sweep(firstSeq uint64) error
-	IDStats() index.IDStats
 	Order(id string) (*hooklinev1.OrderState, error)
 	Session(key string) (*hooklinev1.SessionState, error)
 }
@@ -76,20 +75,23 @@ type Config struct {
 	Sources []*Source
 	// Ingest configures the webhook endpoints.
 	Ingest IngestOptions
-	// BookmarkInterval is the default bookmark interval of subscriptions.
-	// Default 15s.
-	BookmarkInterval time.Duration
-	// ShutdownTimeout bounds the graceful stop. Default 10s.
-	ShutdownTimeout time.Duration
+	// DedupHorizon is how long a provider event id is remembered. Default
+	// pipeline.DefaultDedupHorizon.
+	DedupHorizon time.Duration
 	// MaxIndexLag is how far the local index may lag the log before
-	// webhooks get 503 (see lag.go). It must stay inside JetStream's
-	// duplicate window with room for the append timeout; cmd/hookline
-	// derives it from both (23s with their defaults). Default 20s.
+	// webhooks get 503; see pipeline.SafeIndexLag. Default
+	// pipeline.DefaultMaxIndexLag.
 	MaxIndexLag time.Duration
+	// BookmarkInterval is the default bookmark interval of subscriptions.
+	// Default subscription.DefaultBookmarkInterval.
+	BookmarkInterval time.Duration
 	// MaxSubscriptions caps the open subscriptions (gRPC, REST and SSE
 	// together); one more is refused with RESOURCE_EXHAUSTED (HTTP 429).
-	// Default 10 000.
+	// Default subscription.DefaultMaxSubscriptions.
 	MaxSubscriptions int
+	// ShutdownTimeout bounds the graceful stop. Default
+	// DefaultShutdownTimeout.
+	ShutdownTimeout time.Duration
 	// APITokens, when not empty, protect the read API (EventService over
 	// gRPC, REST and SSE): every call must carry `Authorization: Bearer`
 	// with one of them. Several at once allow rotation. See auth.go.
@@ -98,37 +100,22 @@ type Config struct {
 	OpenAPI []byte
 	// Logger receives logs. Default: discard.
 	Logger *slog.Logger
+	// Now returns the current time, for the de-duplication horizon and,
+	// unless Ingest sets its own, receive times. Default time.Now.
+	Now func() time.Time
 }
 
 // Server is the gateway's network face.
 type Server struct {
-	log              EventLog
-	index            StateIndex
-	ingest           *Ingest
-	hub              *fanout.Hub
-	logger           *slog.Logger
-	bookmarkInterval time.Duration
-	shutdownTimeout  time.Duration
-	openAPI          []byte
-	gauges           gauges
-	ready            atomic.Bool
-	health           *health.Server
-	lag              lagWatch
-	maxIndexLag      time.Duration
-	maxSubscriptions int64
-	auth             apiAuth
-	// Index queue (see queueIndex): pending is guarded by pendingMu;
-	// applyMu serializes commits; readyAt is the log's last sequence at
-	// start, which the index must reach before webhooks are accepted.
-	pendingMu sync.Mutex
-	pending   []*hooklinev1.Event
-	applyMu   sync.Mutex
-	indexKick chan struct{} // capacity 1: a wake-up, not a queue
-	readyAt   atomic.Uint64
-	// streams ends when shutdown begins, ending every open subscription
-	// (gRPC, REST, SSE) so that none holds the shutdown up.
-	streams     context.Context
-	stopStreams context.CancelFunc
+	cfg      Config
+	log      EventLog
+	index    StateIndex
+	pipeline *pipeline.Pipeline
+	subs     *subscription.Service
+	ingest   *Ingest
+	health   *health.Server
+	auth     *apiAuth
+	logger   *slog.Logger
 }
 
 // New builds a Server.
@@ -139,40 +126,34 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	if cfg.BookmarkInterval <= 0 {
-		cfg.BookmarkInterval = defaultBookmarkInterval
-	}
 	if cfg.ShutdownTimeout <= 0 {
-		cfg.ShutdownTimeout = 10 * time.Second
+		cfg.ShutdownTimeout = DefaultShutdownTimeout
 	}
-	if cfg.MaxIndexLag <= 0 {
-		cfg.MaxIndexLag = 20 * time.Second
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
-	if cfg.MaxSubscriptions <= 0 {
-		cfg.MaxSubscriptions = defaultMaxSubscriptions
+	if cfg.Ingest.Now == nil {
+		cfg.Ingest.Now = cfg.Now
 	}
-	in, err := NewIngest(cfg.Sources, cfg.Log, cfg.Index, cfg.Logger, cfg.Ingest)
-	if err != nil {
-		return nil, err
-	}
-	applied, err := cfg.Index.Applied()
+	p, err := pipeline.New(pipeline.Config{
+		Log: cfg.Log, Index: cfg.Index, DedupHorizon: cfg.DedupHorizon, MaxIndexLag: cfg.MaxIndexLag,
+		Logger: cfg.Logger, Now: cfg.Now,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
-	s := &Server{
-		log: cfg.Log, index: cfg.Index, ingest: in, logger: cfg.Logger,
-		bookmarkInterval: cfg.BookmarkInterval, shutdownTimeout: cfg.ShutdownTimeout,
-		openAPI: cfg.OpenAPI, health: health.NewServer(),
-		maxIndexLag: cfg.MaxIndexLag, maxSubscriptions: int64(cfg.MaxSubscriptions),
-		auth: newAPIAuth(cfg.APITokens),
+	in, err := NewIngest(cfg.Sources, p, cfg.Logger, cfg.Ingest)
+	if err != nil {
+		return nil, err
 	}
-	s.streams, s.stopStreams = context.WithCancel(context.Background())
-	s.indexKick = make(chan struct{}, 1)
-	s.hub = fanout.NewHub(applied, func() { s.gauges.dropped.Add(1) })
-	s.gauges.applied.Store(applied)
-	in.ready = &s.ready
-	in.lag = &s.lag
-	return s, nil
+	return &Server{
+		cfg: cfg, log: cfg.Log, index: cfg.Index, pipeline: p, ingest: in, logger: cfg.Logger,
+		subs: subscription.New(subscription.Config{
+			Log: cfg.Log, Hub: p.Hub(), BookmarkInterval: cfg.BookmarkInterval, MaxSubscriptions: cfg.MaxSubscriptions,
+		}),
+		health: health.NewServer(),
+		auth:   newAPIAuth(cfg.APITokens),
+	}, nil
 }
 
 // GRPCServer builds the gRPC server with the EventService, the health
@@ -193,10 +174,11 @@ func (s *Server) GRPCServer() *grpc.Server {
 }
 
 // Run serves webhooks, REST, SSE, health and metrics on httpLn and gRPC on
-// grpcLn until ctx ends, then shuts down gracefully: open subscriptions end
-// with UNAVAILABLE, the HTTP server stops accepting and waits for in-flight
-// deliveries to finish their appends, then gRPC stops. It closes both
-// listeners. A Server runs once.
+// grpcLn, and runs the pipeline, until ctx ends; then it shuts down
+// gracefully: open subscriptions end with UNAVAILABLE, the HTTP server stops
+// accepting and waits for in-flight deliveries to finish their appends,
+// then gRPC stops and the pipeline commits what it queued for the index. It
+// closes both listeners. A Server runs once.
 func (s *Server) Run(ctx context.Context, httpLn, grpcLn net.Listener) error {
 	gs := s.GRPCServer()
 	inproc := bufconn.Listen(1 << 20)
@@ -218,10 +200,16 @@ func (s *Server) Run(ctx context.Context, httpLn, grpcLn net.Listener) error {
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	g, gctx := errgroup.WithContext(runCtx)
-	g.Go(func() error { return s.follow(gctx) })
-	g.Go(func() error { return s.runIndexer(gctx) })
-	g.Go(func() error { return s.sweep(gctx) })
-	g.Go(func() error { return s.watchLag(gctx) })
+	g.Go(func() error { return s.pipeline.Run(gctx) })
+	g.Go(func() error {
+		select {
+		case <-s.pipeline.Ready():
+			s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+			s.health.SetServingStatus(hooklinev1.EventService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+		case <-gctx.Done():
+		}
+		return nil
+	})
 	g.Go(func() error {
 		if err := gs.Serve(grpcLn); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
 			return fmt.Errorf("grpc: %w", err)
@@ -243,12 +231,11 @@ func (s *Server) Run(ctx context.Context, httpLn, grpcLn net.Listener) error {
 	})
 	g.Go(func() error {
 		<-gctx.Done()
-		s.ready.Store(false)
 		s.health.Shutdown()
 		// Subscriptions end first (their clients resume from their last
 		// sequence elsewhere or after the restart), then webhooks stop.
-		s.stopStreams()
-		sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), s.shutdownTimeout)
+		s.subs.Close()
+		sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
 		defer scancel()
 		// HTTP first: stop accepting webhooks and wait for in-flight
 		// deliveries to finish their appends.
@@ -272,163 +259,6 @@ func (s *Server) Run(ctx context.Context, httpLn, grpcLn net.Listener) error {
 	return err
 }
 
-// follow is the process's single log reader: it hands every batch to the
-// live fan-out at once and queues it for the index, which the indexer
-// commits in groups (see runIndexer). It resumes after the last published
-// event when the store comes back after an outage.
-func (s *Server) follow(ctx context.Context) error {
-	for {
-		_, last, err := s.log.Bounds(ctx)
-		if err == nil {
-			s.readyAt.Store(last)
-			break
-		}
-		s.logger.Warn("follow_waiting_for_store", "error", err.Error())
-		if !sleepCtx(ctx, time.Second) {
-			return nil
-		}
-	}
-	if s.gauges.applied.Load() >= s.readyAt.Load() {
-		s.markReady()
-	}
-	for {
-		err := s.log.Follow(ctx, s.hub.Last(), func(batch []*hooklinev1.Event) error {
-			full := s.queueIndex(batch)
-			s.hub.Publish(batch)
-			if full {
-				// Backpressure: the indexer is behind by maxPendingIndex
-				// events; commit now rather than let the queue grow.
-				return s.flushIndex()
-			}
-			return nil
-		})
-		if ctx.Err() != nil {
-			return nil
-		}
-		if !errors.Is(err, eventlog.ErrUnavailable) {
-			return fmt.Errorf("follow: %w", err)
-		}
-		// The store went away: resume after the last published event once
-		// it is back. Appends that succeed meanwhile are de-duplicated by
-		// JetStream's own window, and the lag guard (lag.go) stops ingest
-		// before the index falls further behind than that window covers.
-		s.logger.Warn("follow_interrupted", "error", err.Error())
-		if !sleepCtx(ctx, time.Second) {
-			return nil
-		}
-	}
-}
-
-// Index group commit: the indexer commits what the follower queued at most
-// every indexCommitDelay, so one bbolt transaction (two fdatasyncs) covers
-// many events under load. The index lags the live feed by about that much;
-// JetStream's duplicate window covers the lag for de-duplication (and the
-// lag guard in lag.go refuses webhooks when the lag outgrows the window),
-// and GetEvent/GetOrder/GetSession see an event a few milliseconds after
-// subscribers do. The queue is bounded by maxPendingIndex events.
-const (
-	indexCommitDelay = 10 * time.Millisecond
-	maxPendingIndex  = 5000
-)
-
-// queueIndex adds a batch to the index queue, wakes the indexer and reports
-// whether the queue is full.
-func (s *Server) queueIndex(batch []*hooklinev1.Event) bool {
-	s.pendingMu.Lock()
-	s.pending = append(s.pending, batch...)
-	n := len(s.pending)
-	s.pendingMu.Unlock()
-	select {
-	case s.indexKick <- struct{}{}:
-	default:
-	}
-	return n >= maxPendingIndex
-}
-
-// runIndexer commits queued events to the index until ctx ends, then
-// commits what is left.
-func (s *Server) runIndexer(ctx context.Context) error {
-	for {
-		select {
-		case <-ctx.Done():
-			return s.flushIndex()
-		case <-s.indexKick:
-		}
-		sleepCtx(ctx, indexCommitDelay)
-		if err := s.flushIndex(); err != nil {
-			return err
-		}
-	}
-}
-
-// flushIndex applies the queued events to the index in one transaction.
-func (s *Server) flushIndex() error {
-	s.applyMu.Lock()
-	defer s.applyMu.Unlock()
-	s.pendingMu.Lock()
-	batch := s.pending
-	s.pending = nil
-	s.pendingMu.Unlock()
-	if len(batch) == 0 {
-		return nil
-	}
-	if err := s.index.Apply(batch); err != nil {
-		return fmt.Errorf("index apply: %w", err)
-	}
-	seq := batch[len(batch)-1].GetSequence()
-	s.gauges.applied.Store(seq)
-	if seq >= s.readyAt.Load() && !s.ready.Load() {
-		s.markReady()
-	}
-	return nil
-}
-
-// sleepCtx waits d or until ctx ends; it reports whether d elapsed.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
-
-func (s *Server) markReady() {
-	s.ready.Store(true)
-	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
-	s.health.SetServingStatus(hooklinev1.EventService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
-	s.logger.Info("index_ready", "applied_sequence", s.gauges.applied.Load())
-}
-
-// sweep forgets index ids of events the log no longer holds: once at start
-// (the index does not keep the log's first sequence across restarts), then
-// every minute, when it also reports failed merges of id runs.
-func (s *Server) sweep(ctx context.Context) error {
-	t := time.NewTicker(time.Minute)
-	defer t.Stop()
-	var mergeFailures uint64
-	for {
-		if first, _, err := s.log.Bounds(ctx); err == nil {
-			if err := s.index.Sweep(first); err != nil {
-				s.logger.Warn("index_sweep_failed", "error", err.Error())
-			}
-		}
-		// A failed merge of id runs is retried by the id set; say so once
-		// per minute at most.
-		if st := s.index.IDStats(); st.MergeFailures > mergeFailures {
-			mergeFailures = st.MergeFailures
-			s.logger.Warn("index_merge_failed", "failures", st.MergeFailures, "runs", st.Runs, "error", fmt.Sprint(st.LastMergeError))
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-	}
-}
-
 // HTTPHandler returns the HTTP routes: webhooks, REST (gw), SSE, health,
 // metrics and the OpenAPI document.
 func (s *Server) HTTPHandler(gw http.Handler) http.Handler {
@@ -441,7 +271,7 @@ func (s *Server) HTTPHandler(gw http.Handler) http.Handler {
 	mux.HandleFunc("GET /metrics", s.metricsHandler)
 	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(s.openAPI)
+		_, _ = w.Write(s.cfg.OpenAPI)
 	})
 	mux.Handle("GET /v1/events:sse", s.requireToken(http.HandlerFunc(s.sse)))
 	if gw != nil {
@@ -451,28 +281,23 @@ func (s *Server) HTTPHandler(gw http.Handler) http.Handler {
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
-	if err := s.log.Check(); err != nil {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "event store unavailable: " + err.Error()})
-		return
-	}
-	if !s.ready.Load() {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "index catching up with the log"})
-		return
-	}
-	if s.lag.lagging.Load() {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "index lags the log by " + s.lagString()})
-		return
-	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	if _, _, err := s.log.Bounds(ctx); err != nil {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "event store unavailable"})
+	if err := s.pipeline.Check(ctx); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": s.readyMessage(err)})
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }
 
-// lagString is the last measured index lag, for messages.
-func (s *Server) lagString() string {
-	return time.Duration(s.lag.lag.Load()).Round(time.Millisecond).String()
+// readyMessage is /readyz's status for a pipeline that is not ready.
+func (s *Server) readyMessage(err error) string {
+	switch {
+	case errors.Is(err, pipeline.ErrStarting):
+		return "index catching up with the log"
+	case errors.Is(err, pipeline.ErrIndexLagging):
+		return "index lags the log by " + s.pipeline.Stats().IndexLag.Round(time.Millisecond).String()
+	default:
+		return "event store unavailable: " + err.Error()
+	}
 }

@@ -64,11 +64,11 @@ func TestShutdownEndsOpenStreams(t *testing.T) {
 	// The SSE and REST streams end with an error frame or line that says
 	// the same.
 	tail, _ := io.ReadAll(sse)
-	if !strings.Contains(string(tail), "event: error\ndata: ") || !strings.Contains(string(tail), ReasonShuttingDown) {
+	if !strings.Contains(string(tail), "event: error\ndata: ") || !strings.Contains(string(tail), `"code":"shutting_down"`) {
 		t.Errorf("SSE stream ended with %q, want an error frame with %s", tail, ReasonShuttingDown)
 	}
 	tail, _ = io.ReadAll(ndjson)
-	if !strings.HasPrefix(string(tail), `{"error":`) || !strings.Contains(string(tail), ReasonShuttingDown) {
+	if !strings.HasPrefix(string(tail), `{"error":`) || !strings.Contains(string(tail), `"code":"shutting_down"`) {
 		t.Errorf("REST stream ended with %q, want an error line with %s", tail, ReasonShuttingDown)
 	}
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -8,7 +9,7 @@ import (
 	"time"
 
 	hooklinev1 "github.com/hookline/hookline/gen/hookline/v1"
-	"google.golang.org/grpc/status"
+	"github.com/hookline/hookline/internal/subscription"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -23,27 +24,19 @@ import (
 // with the Bookmark; both carry `id: <sequence>`. A `: heartbeat` comment
 // precedes each bookmark.
 func (s *Server) sse(w http.ResponseWriter, r *http.Request) {
-	req, err := sseRequest(r)
-	if err == nil {
-		err = validateFilter(req.GetFilter())
-	}
+	req, err := s.sseRequest(r)
 	if err != nil {
-		writeAPIError(w, toStatus(r.Context(), s.logger, err))
+		s.writeAPIError(w, r, err)
 		return
 	}
-	// Resolve cursor errors before committing to a 200 stream.
-	if as, ok := req.GetStart().(*hooklinev1.SubscribeRequest_AfterSequence); ok {
-		if err := s.checkCursor(r.Context(), as.AfterSequence); err != nil {
-			writeAPIError(w, toStatus(r.Context(), s.logger, err))
-			return
-		}
-	}
-	release, err := s.admit()
+	// Resolve the request's errors (a bad filter or cursor, too many
+	// subscriptions) before committing to a 200 stream.
+	sub, err := s.subs.Open(r.Context(), req)
 	if err != nil {
-		writeAPIError(w, toStatus(r.Context(), s.logger, err))
+		s.writeAPIError(w, r, err)
 		return
 	}
-	defer release()
+	defer sub.Close()
 	rc := http.NewResponseController(w)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
@@ -71,16 +64,17 @@ func (s *Server) sse(w http.ResponseWriter, r *http.Request) {
 		}
 		return err
 	}
-	if err := s.subscribe(r.Context(), req, send); err != nil && r.Context().Err() == nil {
-		st := toStatus(r.Context(), s.logger, err)
-		b, _ := protojson.Marshal(status.Convert(st).Proto())
+	if err := sub.Run(send); err != nil && r.Context().Err() == nil {
+		we := translate(err)
+		logged(r.Context(), s.logger, err, we)
+		b, _ := json.Marshal(we.body(w.Header().Get("X-Request-Id")))
 		_, _ = fmt.Fprintf(w, "event: error\ndata: %s\n\n", b)
 		_ = rc.Flush()
 	}
 }
 
 // sseRequest builds a SubscribeRequest from query parameters.
-func sseRequest(r *http.Request) (*hooklinev1.SubscribeRequest, error) {
+func (s *Server) sseRequest(r *http.Request) (*hooklinev1.SubscribeRequest, error) {
 	q := r.URL.Query()
 	f := &hooklinev1.EventFilter{OrderIds: q["order_id"], SessionKeys: q["session_key"]}
 	for _, v := range q["event_type"] {
@@ -95,18 +89,11 @@ func sseRequest(r *http.Request) (*hooklinev1.SubscribeRequest, error) {
 		f.EventTypes = append(f.EventTypes, hooklinev1.EventType(t))
 	}
 	for _, v := range q["provider"] {
-		n := strings.ToUpper(v)
-		if n == "MASTERCARD" {
-			n = "FINICITY"
-		}
-		if !strings.HasPrefix(n, "PROVIDER_") {
-			n = "PROVIDER_" + n
-		}
-		p, ok := hooklinev1.Provider_value[n]
+		p, ok := s.ingest.providerByName(v)
 		if !ok {
 			return nil, invalidArgument("provider: unknown value " + strconv.Quote(v))
 		}
-		f.Providers = append(f.Providers, hooklinev1.Provider(p))
+		f.Providers = append(f.Providers, p)
 	}
 	req := &hooklinev1.SubscribeRequest{Filter: f}
 	if v := q.Get("bookmark_interval"); v != "" {
@@ -144,13 +131,4 @@ func sseRequest(r *http.Request) (*hooklinev1.SubscribeRequest, error) {
 	return req, nil
 }
 
-// writeAPIError writes a gRPC status error as JSON with the HTTP status
-// grpc-gateway would use (410 for an expired cursor).
-func writeAPIError(w http.ResponseWriter, err error) {
-	st := status.Convert(err)
-	code := httpStatus(st)
-	b, _ := protojson.Marshal(st.Proto())
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_, _ = w.Write(b)
-}
+func invalidArgument(msg string) error { return &subscription.InvalidArgumentError{Msg: msg} }

@@ -14,8 +14,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 	hooklinev1 "github.com/hookline/hookline/gen/hookline/v1"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
-	spb "google.golang.org/genproto/googleapis/rpc/status"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/testing/protocmp"
 )
@@ -106,11 +104,11 @@ func (s *sseStream) Recv() (*hooklinev1.SubscribeResponse, error) {
 			}
 			return &hooklinev1.SubscribeResponse{Frame: &hooklinev1.SubscribeResponse_Bookmark{Bookmark: bm}}, nil
 		case "error":
-			st := &spb.Status{}
-			if err := protojson.Unmarshal([]byte(f.data), st); err != nil {
+			st, err := httpErrorStatus([]byte(f.data))
+			if err != nil {
 				return nil, fmt.Errorf("error data %q: %w", f.data, err)
 			}
-			return nil, status.ErrorProto(st)
+			return nil, st.Err()
 		default:
 			return nil, fmt.Errorf("unknown event type %q", f.event)
 		}
@@ -270,11 +268,11 @@ func TestSSEErrors(t *testing.T) {
 			if resp.StatusCode != tt.code {
 				t.Errorf("status %d, want %d; body %s", resp.StatusCode, tt.code, b)
 			}
-			st := &spb.Status{}
-			if err := protojson.Unmarshal(b, st); err != nil {
+			st, err := httpErrorStatus(b)
+			if err != nil {
 				t.Fatalf("body %s: %v", b, err)
 			}
-			if diff := cmp.Diff(tt.want, errorInfo(status.FromProto(st)), protocmp.Transform()); diff != "" {
+			if diff := cmp.Diff(tt.want, errorInfo(st), protocmp.Transform()); diff != "" {
 				t.Errorf("ErrorInfo (-want +got):\n%s", diff)
 			}
 		})

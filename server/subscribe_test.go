@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/hookline/hookline/internal/subscription"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -680,7 +681,7 @@ func TestSubscribeCursorOutOfRange(t *testing.T) {
 		})
 	}
 	t.Run("list/expired", func(t *testing.T) {
-		for _, req := range []*hooklinev1.ListEventsRequest{{AfterSequence: first - 2}, {PageToken: encodePageToken(first - 2)}} {
+		for _, req := range []*hooklinev1.ListEventsRequest{{AfterSequence: first - 2}, {PageToken: subscription.PageToken(first - 2)}} {
 			_, err := e.client.ListEvents(t.Context(), req)
 			st := status.Convert(err)
 			if st.Code() != codes.OutOfRange {
@@ -814,7 +815,7 @@ func TestSubscribeStuckSubscriber(t *testing.T) {
 	}
 	normal := collect(normalStream)
 	defer func() { stopNormal(); <-normal.done }()
-	waitFor(t, guard, "both subscribers registered at the hub", func() bool { return e.srv.hub.Len() == 2 })
+	waitFor(t, guard, "both subscribers registered at the hub", func() bool { return e.srv.pipeline.Hub().Len() == 2 })
 
 	ctx, cancel := context.WithTimeout(t.Context(), guard)
 	defer cancel()
@@ -845,7 +846,7 @@ func TestSubscribeStuckSubscriber(t *testing.T) {
 		t.Fatalf("normal subscriber events (-want +got):\n%s", diff)
 	}
 	waitFor(t, guard, "stuck subscriber dropped by the hub", func() bool {
-		return e.srv.gauges.dropped.Load() > 0 && e.srv.hub.Len() == 1 && e.srv.gauges.subscribers.Load() == 2
+		return e.srv.subs.Stats().Lagged > 0 && e.srv.pipeline.Hub().Len() == 1 && int64(e.srv.subs.Stats().Open) == 2
 	})
 
 	unstuck := collect(stuck)
@@ -914,7 +915,7 @@ func TestSubscriptionLimit(t *testing.T) {
 	if sse.StatusCode != http.StatusOK {
 		t.Fatalf("second subscription (SSE): %d", sse.StatusCode)
 	}
-	waitFor(t, guard, "two open subscriptions", func() bool { return e.srv.gauges.subscribers.Load() == 2 })
+	waitFor(t, guard, "two open subscriptions", func() bool { return int64(e.srv.subs.Stats().Open) == 2 })
 
 	want := &errdetails.ErrorInfo{Reason: ReasonTooManySubscriptions, Domain: ErrorDomain, Metadata: map[string]string{"limit": "2"}}
 	_, err = e.subscribe(t, &hooklinev1.SubscribeRequest{}).Recv()
@@ -927,37 +928,17 @@ func TestSubscriptionLimit(t *testing.T) {
 		resp := e.open(t, http.MethodGet, path, nil, nil)
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusTooManyRequests || !strings.Contains(string(b), ReasonTooManySubscriptions) {
+		if resp.StatusCode != http.StatusTooManyRequests || !strings.Contains(string(b), `"code":"too_many_subscriptions"`) {
 			t.Errorf("third subscription over %s: %d %s, want 429 %s", path, resp.StatusCode, b, ReasonTooManySubscriptions)
 		}
 	}
-	if n := e.srv.gauges.refused.Load(); n != 3 {
+	if n := e.srv.subs.Stats().Refused; n != 3 {
 		t.Errorf("refused subscriptions counted %d, want 3", n)
 	}
 
 	cancelFirst()
-	waitFor(t, guard, "the first subscription to close", func() bool { return e.srv.gauges.subscribers.Load() == 1 })
+	waitFor(t, guard, "the first subscription to close", func() bool { return int64(e.srv.subs.Stats().Open) == 1 })
 	if _, err := e.subscribe(t, &hooklinev1.SubscribeRequest{}).Recv(); err != nil {
 		t.Errorf("subscription after one closed: %v", err)
-	}
-}
-
-// TestBookmarkIntervalBounds: the server default applies when the request
-// names none, and any request is clamped to 1 s – 5 min.
-func TestBookmarkIntervalBounds(t *testing.T) {
-	for _, tc := range []struct {
-		req  *durationpb.Duration
-		want time.Duration
-	}{
-		{nil, 15 * time.Second},
-		{durationpb.New(5 * time.Second), 5 * time.Second},
-		{durationpb.New(10 * time.Millisecond), time.Second},
-		{durationpb.New(-time.Second), time.Second},
-		{durationpb.New(time.Hour), 5 * time.Minute},
-	} {
-		got := bookmarkInterval(&hooklinev1.SubscribeRequest{BookmarkInterval: tc.req}, defaultBookmarkInterval)
-		if got != tc.want {
-			t.Errorf("bookmark_interval %v: %v, want %v", tc.req.AsDuration(), got, tc.want)
-		}
 	}
 }

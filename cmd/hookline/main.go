@@ -28,6 +28,8 @@ import (
 	"github.com/hookline/hookline/internal/config"
 	"github.com/hookline/hookline/internal/eventlog"
 	"github.com/hookline/hookline/internal/index"
+	"github.com/hookline/hookline/internal/pipeline"
+	"github.com/hookline/hookline/internal/subscription"
 	"github.com/hookline/hookline/server"
 )
 
@@ -78,19 +80,19 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	fs.StringVar(&o.natsCert, "nats-tls-cert", "", "client certificate (PEM) for an external cluster that requires mutual TLS; with --nats-tls-key")
 	fs.StringVar(&o.natsKey, "nats-tls-key", "", "key (PEM) of --nats-tls-cert")
 	fs.StringVar(&o.natsListen, "nats-listen", "", "host:port where the embedded NATS server accepts clients (e.g. the nats CLI), which must present the token in HOOKLINE_NATS_LISTEN_TOKEN; empty: none")
-	fs.IntVar(&o.natsReplicas, "nats-replicas", 1, "stream replicas on an external cluster")
-	fs.DurationVar(&o.retention, "retention", 30*24*time.Hour, "how long the log keeps events")
+	fs.IntVar(&o.natsReplicas, "nats-replicas", eventlog.DefaultReplicas, "stream replicas on an external cluster")
+	fs.DurationVar(&o.retention, "retention", eventlog.DefaultMaxAge, "how long the log keeps events")
 	fs.Int64Var(&o.retentionBytes, "retention-bytes", 0, "size limit of the log in bytes; 0: none")
-	fs.DurationVar(&o.dedupHorizon, "dedup-horizon", 96*time.Hour, "how long a provider event id is remembered for de-duplication (at most --retention)")
-	fs.DurationVar(&o.dupWindow, "nats-duplicate-window", 30*time.Second, "JetStream's own in-memory duplicate window")
+	fs.DurationVar(&o.dedupHorizon, "dedup-horizon", pipeline.DefaultDedupHorizon, "how long a provider event id is remembered for de-duplication (at most --retention)")
+	fs.DurationVar(&o.dupWindow, "nats-duplicate-window", eventlog.DefaultDuplicateWindow, "JetStream's own in-memory duplicate window")
 	fs.DurationVar(&o.maxLag, "max-index-lag", 0, "webhooks get 503 while the index lags the log by more than this; 0: the longest lag de-duplication covers (--nats-duplicate-window minus --append-timeout minus 2s)")
 	fs.StringVar(&o.fsync, "fsync", "interval", "embedded store fsync policy: interval or always")
-	fs.DurationVar(&o.fsyncInterval, "fsync-interval", time.Second, "fsync period with --fsync=interval")
-	fs.Int64Var(&o.maxBody, "max-body-bytes", 1<<20, "largest accepted webhook body")
-	fs.DurationVar(&o.appendTimeout, "append-timeout", 5*time.Second, "how long a delivery waits for the store before answering 503")
-	fs.DurationVar(&o.bookmark, "bookmark-interval", 15*time.Second, "default interval of subscription bookmarks")
-	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "graceful shutdown limit")
-	fs.IntVar(&o.maxSubscriptions, "max-subscriptions", 10000, "open subscriptions (gRPC, REST and SSE together) beyond which new ones get RESOURCE_EXHAUSTED / HTTP 429")
+	fs.DurationVar(&o.fsyncInterval, "fsync-interval", eventlog.DefaultSyncInterval, "fsync period with --fsync=interval")
+	fs.Int64Var(&o.maxBody, "max-body-bytes", eventlog.DefaultMaxBodyBytes, "largest accepted webhook body")
+	fs.DurationVar(&o.appendTimeout, "append-timeout", server.DefaultAppendTimeout, "how long a delivery waits for the store before answering 503")
+	fs.DurationVar(&o.bookmark, "bookmark-interval", subscription.DefaultBookmarkInterval, "default interval of subscription bookmarks")
+	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", server.DefaultShutdownTimeout, "graceful shutdown limit")
+	fs.IntVar(&o.maxSubscriptions, "max-subscriptions", subscription.DefaultMaxSubscriptions, "open subscriptions (gRPC, REST and SSE together) beyond which new ones get RESOURCE_EXHAUSTED / HTTP 429")
 	fs.StringVar(&o.tlsCert, "tls-cert", "", "certificate chain (PEM) to serve HTTP and gRPC over TLS, reloaded when the file changes; with --tls-key")
 	fs.StringVar(&o.tlsKey, "tls-key", "", "key (PEM) of --tls-cert")
 	fs.StringVar(&o.apiTokensFile, "api-tokens-file", "", "file of read API tokens, one per line (also: HOOKLINE_API_TOKENS, comma-separated); calls must send Authorization: Bearer <token>")
@@ -170,11 +172,10 @@ func removeLegacyIndex(dataDir string, logger *slog.Logger) {
 	logger.Info("index_legacy_removed", "path", path, "bytes", fi.Size())
 }
 
-// safeIndexLag is the longest index lag de-duplication covers: what
-// JetStream's duplicate window leaves after the append timeout and the 2s
-// the lag guard may need to notice (see server/lag.go).
+// safeIndexLag is the longest index lag de-duplication covers (see
+// pipeline.SafeIndexLag).
 func (o *options) safeIndexLag() time.Duration {
-	return o.dupWindow - o.appendTimeout - 2*time.Second
+	return pipeline.SafeIndexLag(o.dupWindow, o.appendTimeout)
 }
 
 // maxIndexLag is the lag past which webhooks get 503: --max-index-lag, or
@@ -282,10 +283,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	srv, err := server.New(server.Config{
 		Log: log, Index: idx, Sources: sources, Logger: logger, OpenAPI: hookline.OpenAPI,
 		BookmarkInterval: o.bookmark, ShutdownTimeout: o.shutdownTimeout, MaxIndexLag: o.maxIndexLag(),
-		MaxSubscriptions: o.maxSubscriptions, APITokens: apiTokens,
+		DedupHorizon: o.dedupHorizon, MaxSubscriptions: o.maxSubscriptions, APITokens: apiTokens,
 		Ingest: server.IngestOptions{
-			MaxBodyBytes: o.maxBody, AppendTimeout: o.appendTimeout, DedupHorizon: o.dedupHorizon,
-			Aliases: registry.Aliases(),
+			MaxBodyBytes: o.maxBody, AppendTimeout: o.appendTimeout, Providers: registry.Factories(),
 		},
 	})
 	if err != nil {

@@ -68,22 +68,23 @@ type Options struct {
 	// anyone reaching the port could otherwise publish events that skipped
 	// verification or delete the stream.
 	ListenToken string
-	// Stream is the stream name. Default "HOOKLINE_EVENTS".
+	// Stream is the stream name. Default DefaultStream.
 	Stream string
-	// SubjectPrefix is the subject prefix. Default "hookline.ev".
+	// SubjectPrefix is the subject prefix. Default DefaultSubjectPrefix.
 	SubjectPrefix string
 	// Replicas is the stream's replica count on an external cluster.
-	// Default 1; the embedded server always uses 1.
+	// Default DefaultReplicas; the embedded server always uses 1.
 	Replicas int
-	// MaxAge bounds retention by age. Default 30 days.
+	// MaxAge bounds retention by age. Default DefaultMaxAge.
 	MaxAge time.Duration
 	// MaxBytes bounds retention by size; 0 means unlimited.
 	MaxBytes int64
 	// DuplicateWindow is JetStream's own de-duplication window on the event
-	// id. Default 30 seconds.
+	// id. Default DefaultDuplicateWindow.
 	DuplicateWindow time.Duration
 	// SyncInterval is how often the embedded server fsyncs its files.
-	// Default 1s. SyncAlways overrides it with an fsync per append.
+	// Default DefaultSyncInterval. SyncAlways overrides it with an fsync
+	// per append.
 	SyncInterval time.Duration
 	// SyncAlways fsyncs every append on the embedded server.
 	SyncAlways bool
@@ -99,24 +100,40 @@ type Options struct {
 	shareConnection bool
 }
 
+// Defaults of Options.
+const (
+	// DefaultStream is the stream's name.
+	DefaultStream = "HOOKLINE_EVENTS"
+	// DefaultSubjectPrefix is the prefix of every event's subject.
+	DefaultSubjectPrefix = "hookline.ev"
+	// DefaultReplicas is the stream's replica count.
+	DefaultReplicas = 1
+	// DefaultMaxAge is how long the log keeps events: 30 days.
+	DefaultMaxAge = 30 * 24 * time.Hour
+	// DefaultDuplicateWindow is JetStream's own de-duplication window.
+	DefaultDuplicateWindow = 30 * time.Second
+	// DefaultSyncInterval is how often the embedded server fsyncs.
+	DefaultSyncInterval = time.Second
+)
+
 func (o *Options) setDefaults() {
 	if o.Stream == "" {
-		o.Stream = "HOOKLINE_EVENTS"
+		o.Stream = DefaultStream
 	}
 	if o.SubjectPrefix == "" {
-		o.SubjectPrefix = "hookline.ev"
+		o.SubjectPrefix = DefaultSubjectPrefix
 	}
 	if o.URL == "" || o.Replicas <= 0 {
-		o.Replicas = 1
+		o.Replicas = DefaultReplicas
 	}
 	if o.MaxAge <= 0 {
-		o.MaxAge = 30 * 24 * time.Hour
+		o.MaxAge = DefaultMaxAge
 	}
 	if o.DuplicateWindow <= 0 {
-		o.DuplicateWindow = 30 * time.Second
+		o.DuplicateWindow = DefaultDuplicateWindow
 	}
 	if o.SyncInterval <= 0 {
-		o.SyncInterval = time.Second
+		o.SyncInterval = DefaultSyncInterval
 	}
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = DefaultMaxBodyBytes

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"strings"
 
+	"github.com/hookline/hookline"
 	hooklinev1 "github.com/hookline/hookline/gen/hookline/v1"
 )
 
@@ -51,10 +52,9 @@ func Kind(ev *hooklinev1.Event) string {
 	}
 }
 
-// ProviderToken returns the subject token of a provider (`truv`, ...).
-func ProviderToken(p hooklinev1.Provider) string {
-	return strings.ToLower(strings.TrimPrefix(p.String(), "PROVIDER_"))
-}
+// ProviderToken returns the subject token of a provider: its canonical
+// name (`truv`, ...).
+func ProviderToken(p hooklinev1.Provider) string { return hookline.ProviderName(p) }
 
 // TypeToken returns the subject token of an event type
 // (`order_status_changed`, ...).

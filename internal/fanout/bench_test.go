@@ -33,7 +33,7 @@ func BenchmarkHubIdleSubscribers(b *testing.B) {
 	var total int64
 	for b.Loop() {
 		before := liveHeap()
-		h := fanout.NewHub(0, nil)
+		h := fanout.NewHub(0)
 		subs := make([]*fanout.Subscriber, n)
 		for i, f := range filters {
 			subs[i] = h.Subscribe(f)
@@ -54,7 +54,7 @@ func BenchmarkHubIdleSubscribers(b *testing.B) {
 // ≤ 50 ms; see BenchmarkFanout in package server), max-ms.
 func BenchmarkHubFanout(b *testing.B) {
 	const n = 1_000
-	h := fanout.NewHub(0, nil)
+	h := fanout.NewHub(0)
 	f := fanout.NewFilter(&hooklinev1.EventFilter{OrderIds: []string{"hot-order"}})
 	var start atomic.Int64 // unix nanos of the current Publish
 	// Every subscriber reports one latency per event; the buffer holds one
@@ -100,7 +100,7 @@ func BenchmarkHubFanout(b *testing.B) {
 // Metrics: ns/op (Publish with 10 000 subscribers), ratio-vs-empty-hub.
 func BenchmarkHubPublishSelective(b *testing.B) {
 	const n = 10_000
-	busy, empty := fanout.NewHub(0, nil), fanout.NewHub(0, nil)
+	busy, empty := fanout.NewHub(0), fanout.NewHub(0)
 	for i := range n {
 		busy.Subscribe(fanout.NewFilter(&hooklinev1.EventFilter{OrderIds: []string{"order-" + strconv.Itoa(i)}}))
 	}

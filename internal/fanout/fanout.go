@@ -7,7 +7,7 @@
 // subscriber has a bounded buffer (BufferSize events, pointers shared with
 // every other subscriber). When a buffer is full the hub does not wait: it
 // removes the subscriber and closes its channel, and the subscriber resumes
-// from the log at its own pace (see server/subscribe.go). A Hub is safe for
+// from the log at its own pace (see internal/subscription). A Hub is safe for
 // concurrent use.
 package fanout
 
@@ -115,19 +115,16 @@ type Hub struct {
 	byType    map[hooklinev1.EventType]map[*Subscriber]struct{}
 	byProv    map[hooklinev1.Provider]map[*Subscriber]struct{}
 	count     int
-	onLag     func()
+	lagged    atomic.Int64 // subscribers removed for falling behind, in all
 }
 
-// NewHub returns a hub whose last published sequence is last. onLag, if not
-// nil, is called (without locks held by the caller's goroutine) each time a
-// subscriber is dropped for falling behind.
-func NewHub(last uint64, onLag func()) *Hub {
+// NewHub returns a hub whose last published sequence is last.
+func NewHub(last uint64) *Hub {
 	h := &Hub{
 		all:       map[*Subscriber]struct{}{},
 		bySubject: map[string]map[*Subscriber]struct{}{},
 		byType:    map[hooklinev1.EventType]map[*Subscriber]struct{}{},
 		byProv:    map[hooklinev1.Provider]map[*Subscriber]struct{}{},
-		onLag:     onLag,
 	}
 	h.last.Store(last)
 	return h
@@ -253,12 +250,12 @@ func (h *Hub) Publish(batch []*hooklinev1.Event) {
 	}
 	h.last.Store(batch[len(batch)-1].GetSequence())
 	h.mu.Unlock()
-	if h.onLag != nil {
-		for range lagging {
-			h.onLag()
-		}
-	}
+	h.lagged.Add(int64(len(lagging)))
 }
+
+// LaggedTotal returns how many subscribers were removed, since the hub was
+// made, because their buffer overflowed.
+func (h *Hub) LaggedTotal() int64 { return h.lagged.Load() }
 
 // deliver sends ev to the matching subscribers of set and collects those
 // whose buffer is full; h.mu is held. A subscriber already collected

@@ -3,7 +3,6 @@ package fanout
 import (
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -120,8 +119,7 @@ func publish(t *testing.T, h *Hub, batch []*hooklinev1.Event) {
 }
 
 func TestPublishFullBufferDropsSubscriber(t *testing.T) {
-	var lags atomic.Int64
-	h := NewHub(0, func() { lags.Add(1) })
+	h := NewHub(0)
 	slow := h.Subscribe(Filter{})
 	other := h.Subscribe(NewFilter(&hooklinev1.EventFilter{OrderIds: []string{"o2"}}))
 	publish(t, h, seqEvents(1, BufferSize))
@@ -135,8 +133,8 @@ func TestPublishFullBufferDropsSubscriber(t *testing.T) {
 	if !h.Lagged(slow) {
 		t.Error("subscriber with a full buffer is not marked lagged")
 	}
-	if got := lags.Load(); got != 1 {
-		t.Errorf("onLag called %d times, want 1", got)
+	if got := h.LaggedTotal(); got != 1 {
+		t.Errorf("LaggedTotal = %d, want 1", got)
 	}
 	if h.Len() != 1 {
 		t.Errorf("%d subscribers registered, want 1", h.Len())
@@ -158,7 +156,7 @@ func TestPublishFullBufferDropsSubscriber(t *testing.T) {
 func TestSubscribeDuringPublish(t *testing.T) {
 	const events = BufferSize - 1 // nobody can lag
 	for round := range 50 {
-		h := NewHub(0, nil)
+		h := NewHub(0)
 		var wg sync.WaitGroup
 		wg.Go(func() {
 			for seq := uint64(1); seq <= events; seq += 3 {
@@ -189,7 +187,7 @@ func TestSubscribeDuringPublish(t *testing.T) {
 // while a publisher overflows it.
 func TestLastImpliesDeliveredOrClosed(t *testing.T) {
 	for round := range 150 {
-		h := NewHub(0, nil)
+		h := NewHub(0)
 		s := h.Subscribe(Filter{})
 		var wg sync.WaitGroup
 		stop := make(chan struct{})
@@ -225,7 +223,7 @@ func TestLastImpliesDeliveredOrClosed(t *testing.T) {
 }
 
 func TestUnsubscribeIdempotent(t *testing.T) {
-	h := NewHub(7, nil)
+	h := NewHub(7)
 	a := h.Subscribe(NewFilter(&hooklinev1.EventFilter{OrderIds: []string{"o1"}, SessionKeys: []string{"o1"}}))
 	b := h.Subscribe(NewFilter(&hooklinev1.EventFilter{EventTypes: []hooklinev1.EventType{hooklinev1.EventType_EVENT_TYPE_ORDER_STATUS_CHANGED}}))
 	c := h.Subscribe(NewFilter(&hooklinev1.EventFilter{Providers: []hooklinev1.Provider{hooklinev1.Provider_PROVIDER_TRUV}}))

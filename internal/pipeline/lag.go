@@ -1,4 +1,4 @@
-package server
+package pipeline
 
 import (
 	"context"
@@ -25,10 +25,19 @@ import (
 // other replicas' appends) polled every lagPollInterval; the age is measured
 // from when the event became known, sampled every lagTick, so the guard may
 // see the lag up to lagPollInterval + lagTick late. MaxIndexLag must leave
-// that much (and the append timeout) inside the duplicate window; cmd/hookline
-// derives it as window - append timeout - 2s.
+// that much (and the append timeout) inside the duplicate window:
+// SafeIndexLag derives it.
+
+// SafeIndexLag is the longest index lag de-duplication covers: what
+// JetStream's duplicate window leaves after the append timeout and the 2s
+// the lag guard may need to notice it.
+func SafeIndexLag(duplicateWindow, appendTimeout time.Duration) time.Duration {
+	return duplicateWindow - appendTimeout - lagNoticeMargin
+}
 
 const (
+	// lagNoticeMargin covers lagPollInterval + lagTick, with room to spare.
+	lagNoticeMargin = 2 * time.Second
 	lagTick         = 100 * time.Millisecond
 	lagPollInterval = time.Second
 	// maxLagMarks bounds the watcher's memory while the index is far
@@ -87,9 +96,9 @@ func (w *lagWatch) measure(now time.Time, applied uint64) time.Duration {
 }
 
 // watchLag updates the lag every lagTick and the log's last sequence every
-// lagPollInterval until ctx ends, flipping s.lag.lagging (and logging) when
-// the lag crosses s.maxIndexLag.
-func (s *Server) watchLag(ctx context.Context) error {
+// lagPollInterval until ctx ends, flipping p.lag.lagging (and logging) when
+// the lag crosses the limit.
+func (p *Pipeline) watchLag(ctx context.Context) error {
 	tick := time.NewTicker(lagTick)
 	defer tick.Stop()
 	var lastPoll time.Time
@@ -101,20 +110,20 @@ func (s *Server) watchLag(ctx context.Context) error {
 			if now.Sub(lastPoll) >= lagPollInterval {
 				lastPoll = now
 				pctx, cancel := context.WithTimeout(ctx, lagPollInterval)
-				if _, last, err := s.log.Bounds(pctx); err == nil {
-					s.lag.saw(last)
+				if _, last, err := p.log.Bounds(pctx); err == nil {
+					p.lag.saw(last)
 				}
 				cancel()
 			}
-			lag := s.lag.measure(now, s.gauges.applied.Load())
-			s.lag.lag.Store(int64(lag))
-			over := lag > s.maxIndexLag
-			if over != s.lag.lagging.Swap(over) {
+			lag := p.lag.measure(now, p.applied.Load())
+			p.lag.lag.Store(int64(lag))
+			over := lag > p.cfg.MaxIndexLag
+			if over != p.lag.lagging.Swap(over) {
 				if over {
-					s.logger.Warn("index_lagging", "lag", lag.Round(time.Millisecond), "limit", s.maxIndexLag,
+					p.logger.Warn("index_lagging", "lag", lag.Round(time.Millisecond), "limit", p.cfg.MaxIndexLag,
 						"action", "webhooks get 503 until the index catches up")
 				} else {
-					s.logger.Info("index_caught_up", "applied_sequence", s.gauges.applied.Load())
+					p.logger.Info("index_caught_up", "applied_sequence", p.applied.Load())
 				}
 			}
 		}
