@@ -103,14 +103,20 @@ type Config struct {
 	// with. Several are accepted at once so that secrets can be rotated
 	// without downtime.
 	Secrets [][]byte
-	// AllowUnauthenticated accepts deliveries without checking any secret.
-	// It must be set explicitly; an adapter given no secrets and no
-	// AllowUnauthenticated refuses to start.
+	// AllowUnauthenticated accepts deliveries without checking any secret,
+	// when no secret is configured (see Unauthenticated). It must be set
+	// explicitly; an adapter given no secrets and no AllowUnauthenticated
+	// refuses to start.
 	AllowUnauthenticated bool
 	// Options holds provider-specific settings; each provider documents its
 	// keys and rejects keys it does not know.
 	Options map[string]string
 }
+
+// Unauthenticated is the one rule every adapter applies: a source accepts
+// deliveries without verifying them only when it allows it explicitly and
+// has no secret. With secrets, AllowUnauthenticated changes nothing.
+func (c Config) Unauthenticated() bool { return c.AllowUnauthenticated && len(c.Secrets) == 0 }
 
 // Factory builds adapters for one provider.
 type Factory struct {

@@ -361,7 +361,7 @@ type stuckLog struct{ EventLog }
 
 func (stuckLog) Append(ctx context.Context, _ *hooklinev1.Event) (eventlog.AppendResult, error) {
 	<-ctx.Done()
-	return eventlog.AppendResult{}, fmt.Errorf("%w: append: %v", eventlog.ErrUnavailable, ctx.Err())
+	return eventlog.AppendResult{}, fmt.Errorf("%w: append: %w", eventlog.ErrUnavailable, ctx.Err())
 }
 
 // TestIngestAppendTimeout: a store that does not answer within

@@ -47,7 +47,7 @@ func newAdapter(cfg adapters.Config) (adapters.Adapter, error) {
 	a := &adapter{
 		source:       cfg.Source,
 		keys:         adapters.NewHMACKeys(cfg.Secrets),
-		unauth:       cfg.AllowUnauthenticated && len(cfg.Secrets) == 0,
+		unauth:       cfg.Unauthenticated(),
 		sessionField: cfg.Options[OptionSessionField],
 	}
 	switch v, ok := cfg.Options[OptionReserializeFallback]; {

@@ -33,14 +33,3 @@ func Lookup(name string) (adapters.Factory, bool) {
 	}
 	return adapters.Factory{}, false
 }
-
-// Aliases maps every alias to its provider's canonical name.
-func Aliases() map[string]string {
-	m := map[string]string{}
-	for _, f := range Factories() {
-		for _, a := range f.Aliases {
-			m[a] = f.Name
-		}
-	}
-	return m
-}

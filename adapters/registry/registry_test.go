@@ -3,6 +3,7 @@ package registry
 import (
 	"testing"
 
+	"github.com/hookline/hookline"
 	hooklinev1 "github.com/hookline/hookline/gen/hookline/v1"
 )
 
@@ -19,6 +20,10 @@ func TestEveryProviderRegistered(t *testing.T) {
 		}
 		if f.New == nil {
 			t.Errorf("%s: New is nil", f.Name)
+		}
+		// The name is part of every subject and de-duplication key.
+		if want := hookline.ProviderName(f.Provider); f.Name != want {
+			t.Errorf("%s: Name %q, want the provider's canonical name %q", f.Provider, f.Name, want)
 		}
 	}
 	for v, name := range hooklinev1.Provider_name {
@@ -41,7 +46,7 @@ func TestLookupAliases(t *testing.T) {
 	if _, ok := Lookup("stripe"); ok {
 		t.Error("Lookup(stripe) succeeded")
 	}
-	if Aliases()["mastercard"] != "finicity" {
-		t.Errorf("Aliases()[mastercard] = %q", Aliases()["mastercard"])
+	if f, _ := Lookup("mastercard"); f.Name != "finicity" {
+		t.Errorf("Lookup(mastercard) = %q, want finicity", f.Name)
 	}
 }

@@ -63,11 +63,11 @@ var Factory = adapters.Factory{
 // Adapter verifies and normalizes Swyft deliveries for one source. It is
 // immutable after New and safe for concurrent use.
 type Adapter struct {
-	source        string
-	secrets       [][]byte
-	allowUnauthed bool
-	loc           *time.Location
-	zoneName      string
+	source          string
+	secrets         [][]byte
+	unauthenticated bool // adapters.Config.Unauthenticated
+	loc             *time.Location
+	zoneName        string
 }
 
 var _ adapters.Adapter = (*Adapter)(nil)
@@ -92,11 +92,11 @@ func New(cfg adapters.Config) (adapters.Adapter, error) {
 		secrets[i] = append([]byte(nil), s...)
 	}
 	return &Adapter{
-		source:        cfg.Source,
-		secrets:       secrets,
-		allowUnauthed: cfg.AllowUnauthenticated,
-		loc:           loc,
-		zoneName:      zone,
+		source:          cfg.Source,
+		secrets:         secrets,
+		unauthenticated: cfg.Unauthenticated(),
+		loc:             loc,
+		zoneName:        zone,
 	}, nil
 }
 
@@ -120,7 +120,7 @@ func (a *Adapter) Provider() hooklinev1.Provider { return hooklinev1.Provider_PR
 // Authorization header equal to one of the configured secrets. With no
 // secrets and AllowUnauthenticated set, every delivery passes.
 func (a *Adapter) Verify(d *adapters.Delivery) error {
-	if len(a.secrets) == 0 && a.allowUnauthed {
+	if a.unauthenticated {
 		return nil
 	}
 	values := d.Header.Values(AuthorizationHeader)

@@ -41,7 +41,7 @@ func newAdapter(cfg adapters.Config) (adapters.Adapter, error) {
 	return &adapter{
 		source:          cfg.Source,
 		keys:            adapters.NewHMACKeys(cfg.Secrets),
-		unauthenticated: cfg.AllowUnauthenticated && len(cfg.Secrets) == 0,
+		unauthenticated: cfg.Unauthenticated(),
 	}, nil
 }
 
