@@ -12,6 +12,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/hookline/hookline/internal/eventlog/eventlogtest"
+	"github.com/hookline/hookline/internal/testkit"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -251,7 +253,7 @@ func benchIdleSubscribers(b *testing.B, e *testEnv, clients []hooklinev1.EventSe
 	after := benchMem()
 	runtime.KeepAlive(streams)
 	cancel()
-	waitFor(b, time.Minute, "subscriptions closed", func() bool { return int64(e.srv.subs.Stats().Open) == 0 })
+	testkit.WaitFor(b, time.Minute, "subscriptions closed", func() bool { return int64(e.srv.subs.Stats().Open) == 0 })
 	return after.sub(before)
 }
 
@@ -496,7 +498,7 @@ func benchCaughtUp(b *testing.B, e *testEnv) uint64 {
 	if err != nil {
 		b.Fatal(err)
 	}
-	waitFor(b, 2*time.Minute, "follower and index caught up", func() bool {
+	testkit.WaitFor(b, 2*time.Minute, "follower and index caught up", func() bool {
 		return e.srv.pipeline.Hub().Last() >= last && e.srv.pipeline.Stats().Applied >= last
 	})
 	return last
@@ -571,13 +573,8 @@ func BenchmarkDedupMemory(b *testing.B) {
 // benchJetStreamWindowBytes returns the live heap one remembered message id costs
 // in a JetStream duplicate window.
 func benchJetStreamWindowBytes(b *testing.B, n int) float64 {
-	ctx := context.Background()
-	lg, err := eventlog.Open(ctx, eventlog.Options{DataDir: b.TempDir(), DuplicateWindow: 72 * time.Hour})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer lg.Close()
-	nc, err := nats.Connect("", nats.InProcessServer(lg.Server()))
+	lg := eventlogtest.Open(b, eventlog.Options{DuplicateWindow: 72 * time.Hour})
+	nc, err := nats.Connect("", nats.InProcessServer(lg.NATS))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/hookline/hookline/internal/eventlog/eventlogtest"
+	"github.com/hookline/hookline/internal/testkit"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -40,7 +42,7 @@ const (
 // embedded event log and index in a temporary directory.
 type testEnv struct {
 	srv     *Server
-	log     *eventlog.Log
+	log     *eventlogtest.Log
 	idx     *index.Index
 	httpURL string
 	conn    *grpc.ClientConn
@@ -66,10 +68,7 @@ func newTestEnv(t testing.TB, eo envOptions) *testEnv {
 	}
 	lo := eo.logOpts
 	lo.DataDir = dir
-	lg, err := eventlog.Open(context.Background(), lo)
-	if err != nil {
-		t.Fatal(err)
-	}
+	lg := eventlogtest.Open(t, lo)
 	idx, err := index.Open(filepath.Join(dir, "index"))
 	if err != nil {
 		t.Fatal(err)
@@ -82,7 +81,7 @@ func newTestEnv(t testing.TB, eo envOptions) *testEnv {
 		return &Source{Provider: f.Name, Name: name, Adapter: a}
 	}
 	cfg := Config{
-		Log: lg, Index: idx,
+		Log: lg.Log, Index: idx,
 		Sources: []*Source{
 			mk(truv.Factory, "default", testTruvSecret, nil),
 			mk(truv.Factory, "sandbox", "truv-sandbox-secret", nil),
@@ -139,23 +138,11 @@ func newTestEnv(t testing.TB, eo envOptions) *testEnv {
 // lagging reports whether the lag guard refuses webhooks.
 func (e *testEnv) lagging() bool { return e.srv.pipeline.Stats().Lagging }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // waitApplied waits until seq has reached both the live fan-out and the
 // index.
 func (e *testEnv) waitApplied(t testing.TB, seq uint64) {
 	t.Helper()
-	waitFor(t, 10*time.Second, fmt.Sprintf("sequence %d applied", seq), func() bool {
+	testkit.WaitFor(t, 10*time.Second, fmt.Sprintf("sequence %d applied", seq), func() bool {
 		return e.srv.pipeline.Hub().Last() >= seq && e.srv.pipeline.Stats().Applied >= seq
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"github.com/hookline/hookline/internal/testkit"
 	"io"
 	"log/slog"
 	"net/http"
@@ -239,7 +240,7 @@ func TestMergeFailuresAreLoggedAndExported(t *testing.T) {
 		c.Index = failingMergesIndex{c.Index}
 		c.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
 	}})
-	waitFor(t, 10*time.Second, "index_merge_failed in the log", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "index_merge_failed in the log", func() bool {
 		return strings.Contains(logs.String(), `"msg":"index_merge_failed"`)
 	})
 	l := logLines(t, &logs, "index_merge_failed")

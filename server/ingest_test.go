@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/hookline/hookline/internal/testkit"
 	"io"
 	"log/slog"
 	"net"
@@ -271,19 +272,7 @@ func TestIngestDedupBeyondJetStreamWindow(t *testing.T) {
 // store they can stop and restart.
 func startNATS(t testing.TB, dir string, port int) *natsserver.Server {
 	t.Helper()
-	if port == 0 {
-		port = -1
-	}
-	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: dir, NoSigs: true, NoLog: true,
-		MaxPayload: int32(eventlog.PayloadFor(eventlog.DefaultMaxBodyBytes))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats not ready")
-	}
-	return ns
+	return testkit.StartNATS(t, port, func(o *natsserver.Options) { o.StoreDir = dir })
 }
 
 // TestIngestStoreUnavailable stops the (external) NATS server: deliveries
@@ -319,14 +308,14 @@ func TestIngestStoreUnavailable(t *testing.T) {
 	ns = startNATS(t, natsDir, port)
 	defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
 	var acc Accepted
-	waitFor(t, 30*time.Second, "the store to accept again", func() bool {
+	testkit.WaitFor(t, 30*time.Second, "the store to accept again", func() bool {
 		code, b := e.postRaw(t, "POST", "/webhooks/truv", body, hdr)
 		return code == http.StatusOK && json.Unmarshal(b, &acc) == nil
 	})
 	if acc.Events[0].Sequence != ok.Events[0].Sequence+1 {
 		t.Errorf("after recovery the event is at %d, want %d", acc.Events[0].Sequence, ok.Events[0].Sequence+1)
 	}
-	waitFor(t, 30*time.Second, "the follower to resume", func() bool { return e.srv.pipeline.Hub().Last() >= acc.Events[0].Sequence })
+	testkit.WaitFor(t, 30*time.Second, "the follower to resume", func() bool { return e.srv.pipeline.Hub().Last() >= acc.Events[0].Sequence })
 	if code, b := e.postRaw(t, "GET", "/readyz", nil, nil); code != http.StatusOK {
 		t.Errorf("/readyz after recovery: %d %s", code, b)
 	}

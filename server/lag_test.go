@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"github.com/hookline/hookline/internal/testkit"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -74,7 +75,7 @@ func TestLagGuard(t *testing.T) {
 			return code, string(b)
 		}
 		first := e.postTruv(t, body)
-		waitFor(t, 10*time.Second, "the guard to trip", e.lagging)
+		testkit.WaitFor(t, 10*time.Second, "the guard to trip", e.lagging)
 		// By now JetStream's window (100 ms) has passed as well.
 		code, b := e.postRaw(t, http.MethodPost, "/webhooks/truv", body, hdr)
 		if code != http.StatusServiceUnavailable || !strings.Contains(string(b), "store_unavailable") {
@@ -88,7 +89,7 @@ func TestLagGuard(t *testing.T) {
 		}
 
 		ix.unstall()
-		waitFor(t, 10*time.Second, "the guard to clear", func() bool { return !e.lagging() })
+		testkit.WaitFor(t, 10*time.Second, "the guard to clear", func() bool { return !e.lagging() })
 		var retry Accepted
 		code, b = e.postRaw(t, http.MethodPost, "/webhooks/truv", body, hdr)
 		if code != http.StatusOK || json.Unmarshal(b, &retry) != nil {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"github.com/hookline/hookline/internal/testkit"
 	"net/http"
 	"sync"
 	"testing"
@@ -58,12 +59,12 @@ func TestLagGuardAcrossReplicas(t *testing.T) {
 	body := truvOrderBody("7aac461e7b774a38a72fd9c7c0eef8ee", "bcd192646b3c48be96651a0ff25cef85", "completed", "2024-07-11T21:40:48.424655+00:00")
 	hdr := http.Header{"Content-Type": {"application/json"}, "X-Webhook-Sign": {signTruv(testTruvSecret, body)}}
 	first := a.postTruv(t, body)
-	waitFor(t, 10*time.Second, "replica B's guard to trip", b.lagging)
+	testkit.WaitFor(t, 10*time.Second, "replica B's guard to trip", b.lagging)
 	if code, resp := b.postRaw(t, http.MethodPost, "/webhooks/truv", body, hdr); code != http.StatusServiceUnavailable {
 		t.Fatalf("retry on the lagging replica: %d %s, want 503", code, resp)
 	}
 	ix.unstall()
-	waitFor(t, 10*time.Second, "replica B's guard to clear", func() bool { return !b.lagging() })
+	testkit.WaitFor(t, 10*time.Second, "replica B's guard to clear", func() bool { return !b.lagging() })
 	retry := b.postTruv(t, body)
 	if !retry.Duplicate || retry.Events[0].Sequence != first.Events[0].Sequence {
 		t.Fatalf("retry after B caught up = %+v, want duplicate of %d", retry, first.Events[0].Sequence)

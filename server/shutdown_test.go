@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/hookline/hookline/internal/testkit"
 	"io"
 	"net/http"
 	"strings"
@@ -139,7 +140,7 @@ func TestShutdownFinishesInFlightDeliveries(t *testing.T) {
 
 	e.cancel()
 	// The listener closes: a new delivery cannot get in.
-	waitFor(t, 10*time.Second, "the HTTP listener to close", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "the HTTP listener to close", func() bool {
 		resp, err := http.Post(e.httpURL+"/webhooks/truv", "application/json", strings.NewReader("{}"))
 		if err != nil {
 			return true

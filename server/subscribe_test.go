@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/hookline/hookline/internal/eventlog/eventlogtest"
 	"github.com/hookline/hookline/internal/subscription"
+	"github.com/hookline/hookline/internal/testkit"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -19,7 +21,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	hooklinev1 "github.com/hookline/hookline/gen/hookline/v1"
-	"github.com/hookline/hookline/internal/eventlog"
 	"github.com/hookline/hookline/internal/fanout"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -611,9 +612,9 @@ func TestSubscribeResumeRandomized(t *testing.T) {
 
 // purgeBefore removes every event below seq from the log's stream, as
 // retention would.
-func purgeBefore(t testing.TB, lg *eventlog.Log, seq uint64) {
+func purgeBefore(t testing.TB, lg *eventlogtest.Log, seq uint64) {
 	t.Helper()
-	nc, err := nats.Connect("", nats.InProcessServer(lg.Server()))
+	nc, err := nats.Connect("", nats.InProcessServer(lg.NATS))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -815,7 +816,7 @@ func TestSubscribeStuckSubscriber(t *testing.T) {
 	}
 	normal := collect(normalStream)
 	defer func() { stopNormal(); <-normal.done }()
-	waitFor(t, guard, "both subscribers registered at the hub", func() bool { return e.srv.pipeline.Hub().Len() == 2 })
+	testkit.WaitFor(t, guard, "both subscribers registered at the hub", func() bool { return e.srv.pipeline.Hub().Len() == 2 })
 
 	ctx, cancel := context.WithTimeout(t.Context(), guard)
 	defer cancel()
@@ -840,17 +841,17 @@ func TestSubscribeStuckSubscriber(t *testing.T) {
 	if last.Load() != events {
 		t.Fatalf("last sequence %d, want %d", last.Load(), events)
 	}
-	waitFor(t, guard, "normal subscriber caught up", func() bool { return normal.reached(t, events) })
+	testkit.WaitFor(t, guard, "normal subscriber caught up", func() bool { return normal.reached(t, events) })
 	full := e.listAll(t)
 	if diff := cmp.Diff(eventKeys(full), normal.keys()); diff != "" {
 		t.Fatalf("normal subscriber events (-want +got):\n%s", diff)
 	}
-	waitFor(t, guard, "stuck subscriber dropped by the hub", func() bool {
+	testkit.WaitFor(t, guard, "stuck subscriber dropped by the hub", func() bool {
 		return e.srv.subs.Stats().Lagged > 0 && e.srv.pipeline.Hub().Len() == 1 && int64(e.srv.subs.Stats().Open) == 2
 	})
 
 	unstuck := collect(stuck)
-	waitFor(t, guard, "stuck subscriber caught up", func() bool { return unstuck.reached(t, events) })
+	testkit.WaitFor(t, guard, "stuck subscriber caught up", func() bool { return unstuck.reached(t, events) })
 	if diff := cmp.Diff(eventKeys(full), unstuck.keys()); diff != "" {
 		t.Errorf("stuck subscriber events (-want +got):\n%s", diff)
 	}
@@ -915,7 +916,7 @@ func TestSubscriptionLimit(t *testing.T) {
 	if sse.StatusCode != http.StatusOK {
 		t.Fatalf("second subscription (SSE): %d", sse.StatusCode)
 	}
-	waitFor(t, guard, "two open subscriptions", func() bool { return int64(e.srv.subs.Stats().Open) == 2 })
+	testkit.WaitFor(t, guard, "two open subscriptions", func() bool { return int64(e.srv.subs.Stats().Open) == 2 })
 
 	want := &errdetails.ErrorInfo{Reason: ReasonTooManySubscriptions, Domain: ErrorDomain, Metadata: map[string]string{"limit": "2"}}
 	_, err = e.subscribe(t, &hooklinev1.SubscribeRequest{}).Recv()
@@ -937,7 +938,7 @@ func TestSubscriptionLimit(t *testing.T) {
 	}
 
 	cancelFirst()
-	waitFor(t, guard, "the first subscription to close", func() bool { return int64(e.srv.subs.Stats().Open) == 1 })
+	testkit.WaitFor(t, guard, "the first subscription to close", func() bool { return int64(e.srv.subs.Stats().Open) == 1 })
 	if _, err := e.subscribe(t, &hooklinev1.SubscribeRequest{}).Recv(); err != nil {
 		t.Errorf("subscription after one closed: %v", err)
 	}

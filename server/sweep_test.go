@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"errors"
+	"github.com/hookline/hookline/internal/eventlog/eventlogtest"
+	"github.com/hookline/hookline/internal/testkit"
 	"path/filepath"
 	"testing"
 	"time"
@@ -18,10 +20,7 @@ import (
 func TestSweepAtStartForgetsIdsTheLogDropped(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	lg, err := eventlog.Open(ctx, eventlog.Options{DataDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
+	lg := eventlogtest.Open(t, eventlog.Options{DataDir: dir})
 	idx, err := index.Open(filepath.Join(dir, "index"))
 	if err != nil {
 		t.Fatal(err)
@@ -47,7 +46,7 @@ func TestSweepAtStartForgetsIdsTheLogDropped(t *testing.T) {
 	lg.Close()
 
 	e := newTestEnv(t, envOptions{dir: dir})
-	waitFor(t, 10*time.Second, "ids of purged events forgotten", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "ids of purged events forgotten", func() bool {
 		_, err0 := e.idx.Lookup(evs[0].GetId())
 		_, err1 := e.idx.Lookup(evs[1].GetId())
 		return errors.Is(err0, index.ErrNotFound) && errors.Is(err1, index.ErrNotFound)

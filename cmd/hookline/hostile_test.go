@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/hookline/hookline/internal/testkit"
 	"io"
 	"net"
 	"net/http"
@@ -146,19 +147,17 @@ func TestLongIDs(t *testing.T) {
 				t.Fatalf("delivery with a %d-byte order id: %d, want 200", len(tc.id), code)
 			}
 			stillStores(t, g)
-			deadline := time.Now().Add(10 * time.Second)
-			for {
-				resp, err := c.GetOrder(apiCtx(), &hooklinev1.GetOrderRequest{OrderId: tc.id})
-				if err == nil {
-					if resp.GetOrder().GetOrderId() != tc.id {
-						t.Fatalf("GetOrder returned an order id of %d bytes, want the full %d", len(resp.GetOrder().GetOrderId()), len(tc.id))
-					}
-					break
-				}
-				if status.Code(err) != codes.NotFound || time.Now().After(deadline) {
+			var resp *hooklinev1.GetOrderResponse
+			testkit.WaitFor(t, 10*time.Second, "the order in the index", func() bool {
+				var err error
+				resp, err = c.GetOrder(apiCtx(), &hooklinev1.GetOrderRequest{OrderId: tc.id})
+				if err != nil && status.Code(err) != codes.NotFound {
 					t.Fatalf("GetOrder(long id): %v", err)
 				}
-				time.Sleep(20 * time.Millisecond)
+				return err == nil
+			})
+			if resp.GetOrder().GetOrderId() != tc.id {
+				t.Fatalf("GetOrder returned an order id of %d bytes, want the full %d", len(resp.GetOrder().GetOrderId()), len(tc.id))
 			}
 		})
 	}

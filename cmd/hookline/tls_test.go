@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"github.com/hookline/hookline/internal/testkit"
 	"io"
 	"net/http"
 	"os"
@@ -68,20 +69,14 @@ func TestTLSListeners(t *testing.T) {
 
 	// A new connection per request, so each sees the certificate served now.
 	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool}, DisableKeepAlives: true}}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	testkit.WaitFor(t, 20*time.Second, "readiness over HTTPS", func() bool {
 		resp, err := c.Get("https://" + httpAddr + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
+		if err != nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not ready over HTTPS: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
 
 	d := signedFixtures(t)[0]
 	req, _ := http.NewRequest(http.MethodPost, "https://"+httpAddr+d.path, bytes.NewReader(d.body))
@@ -121,20 +116,14 @@ func TestTLSListeners(t *testing.T) {
 
 	// Renewal: new connections get the new certificate.
 	ca.Issue(t, "server", 2, true)
-	deadline = time.Now().Add(10 * time.Second)
-	for {
+	testkit.WaitFor(t, 10*time.Second, "the renewed certificate to be served", func() bool {
 		resp, err := c.Get("https://" + httpAddr + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.TLS.PeerCertificates[0].SerialNumber.Int64() == 2 {
-				break
-			}
+		if err != nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("renewed certificate not served: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		resp.Body.Close()
+		return resp.TLS.PeerCertificates[0].SerialNumber.Int64() == 2
+	})
 	if !strings.Contains(logs.String(), "tls_reloaded") {
 		t.Errorf("no tls_reloaded log line")
 	}

@@ -3,6 +3,7 @@ package eventlog_test
 import (
 	"context"
 	"fmt"
+	"github.com/hookline/hookline/internal/eventlog/eventlogtest"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -31,12 +32,8 @@ func BenchmarkAppend(b *testing.B) {
 	for _, writers := range []int{1, 64} {
 		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
 			ctx := context.Background()
-			lg, err := eventlog.Open(ctx, eventlog.Options{DataDir: b.TempDir()})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer lg.Close()
-			nc, err := nats.Connect("", nats.InProcessServer(lg.Server()))
+			lg := eventlogtest.Open(b, eventlog.Options{})
+			nc, err := nats.Connect("", nats.InProcessServer(lg.NATS))
 			if err != nil {
 				b.Fatal(err)
 			}

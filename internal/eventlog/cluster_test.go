@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
+	"github.com/hookline/hookline/internal/testkit"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,71 +14,6 @@ import (
 	hooklinev1 "github.com/hookline/hookline/gen/hookline/v1"
 	"github.com/nats-io/nats-server/v2/server"
 )
-
-const (
-	clusterUser     = "hookline"
-	clusterPassword = "cluster-test-password"
-)
-
-// freePorts returns n loopback ports that were free a moment ago; the
-// cluster's route list must be known before its servers start.
-func freePorts(t *testing.T, n int) []int {
-	t.Helper()
-	ports := make([]int, n)
-	for i := range ports {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ports[i] = ln.Addr().(*net.TCPAddr).Port
-		defer ln.Close()
-	}
-	return ports
-}
-
-// startCluster starts n JetStream servers on loopback that form one cluster
-// and accept only clusterUser/clusterPassword; it returns them and their
-// client URLs joined the way --nats-url takes them.
-func startCluster(t *testing.T, n int) ([]*server.Server, string) {
-	t.Helper()
-	ports := freePorts(t, n)
-	routes := make([]string, n)
-	for i, p := range ports {
-		routes[i] = fmt.Sprintf("nats-route://127.0.0.1:%d", p)
-	}
-	servers := make([]*server.Server, n)
-	urls := make([]string, n)
-	for i := range servers {
-		ns, err := server.NewServer(&server.Options{
-			ServerName: fmt.Sprintf("n%d", i+1),
-			Host:       "127.0.0.1", Port: -1,
-			JetStream: true, StoreDir: t.TempDir(),
-			Username: clusterUser, Password: clusterPassword,
-			Cluster: server.ClusterOpts{Name: "hookline-test", Host: "127.0.0.1", Port: ports[i]},
-			Routes:  server.RoutesFromStr(strings.Join(routes, ",")),
-			NoSigs:  true, NoLog: true,
-			MaxPayload: int32(PayloadFor(DefaultMaxBodyBytes)),
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		go ns.Start()
-		servers[i] = ns
-	}
-	for i, ns := range servers {
-		if !ns.ReadyForConnections(20 * time.Second) {
-			t.Fatalf("server n%d not ready", i+1)
-		}
-		urls[i] = ns.ClientURL()
-	}
-	t.Cleanup(func() {
-		for _, ns := range servers {
-			ns.Shutdown()
-			ns.WaitForShutdown()
-		}
-	})
-	return servers, strings.Join(urls, ",")
-}
 
 // openWhenReady opens the log, retrying while the cluster is still electing
 // its JetStream leader.
@@ -108,10 +43,10 @@ func openWhenReady(t *testing.T, opts Options) *Log {
 // by the new leader), and the log reader, which lost its consumer with the
 // leader, delivered the whole log in order.
 func TestClusterFailover(t *testing.T) {
-	servers, urls := startCluster(t, 3)
+	servers, urls := testkit.StartCluster(t, 3)
 	ctx := context.Background()
 
-	wrong := Options{URL: urls, User: clusterUser, Password: "wrong", Replicas: 3}
+	wrong := Options{URL: urls, User: testkit.ClusterUser, Password: "wrong", Replicas: 3}
 	octx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	if l, err := Open(octx, wrong); err == nil {
 		l.Close()
@@ -121,7 +56,7 @@ func TestClusterFailover(t *testing.T) {
 	}
 	cancel()
 
-	l := openWhenReady(t, Options{URL: urls, User: clusterUser, Password: clusterPassword, Replicas: 3})
+	l := openWhenReady(t, Options{URL: urls, User: testkit.ClusterUser, Password: testkit.ClusterPassword, Replicas: 3})
 	defer l.Close()
 	info, err := l.current().stream.Info(ctx)
 	if err != nil {
@@ -187,7 +122,7 @@ func TestClusterFailover(t *testing.T) {
 		}()
 	}
 
-	waitUntil(t, 30*time.Second, "a quarter of the appends", func() bool { return acked.Load() >= writers*perWriter/4 })
+	testkit.WaitFor(t, 30*time.Second, "a quarter of the appends", func() bool { return acked.Load() >= writers*perWriter/4 })
 	var leader *server.Server
 	for _, ns := range servers {
 		if ns.JetStreamIsStreamLeader(server.DEFAULT_GLOBAL_ACCOUNT, l.opts.Stream) {
@@ -238,7 +173,7 @@ func TestClusterFailover(t *testing.T) {
 		}
 	}
 
-	waitUntil(t, 30*time.Second, "the log reader to deliver the whole log", func() bool {
+	testkit.WaitFor(t, 30*time.Second, "the log reader to deliver the whole log", func() bool {
 		followMu.Lock()
 		defer followMu.Unlock()
 		return uint64(len(followed)) >= last
@@ -251,16 +186,5 @@ func TestClusterFailover(t *testing.T) {
 		if ev.GetSequence() != uint64(i+1) {
 			t.Fatalf("log reader delivered sequence %d at position %d", ev.GetSequence(), i+1)
 		}
-	}
-}
-
-func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }

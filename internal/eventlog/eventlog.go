@@ -49,6 +49,11 @@ type Options struct {
 	DataDir string
 	// URL of an external NATS cluster; empty runs an embedded server.
 	URL string
+	// Server is an embedded NATS server the caller started with
+	// StartEmbedded and owns: the log connects to it in process instead of
+	// starting its own, and Close leaves it running. It lets a program (or a
+	// test) share the server with other NATS clients of its own.
+	Server *server.Server
 	// CredsFile is a NATS credentials file for the external cluster.
 	CredsFile string
 	// Token, User and Password authenticate to the external cluster.
@@ -142,8 +147,9 @@ func (o *Options) setDefaults() {
 
 // Log is the event log.
 type Log struct {
-	opts Options
-	ns   *server.Server // nil with an external cluster
+	opts   Options
+	ns     *server.Server // nil with an external cluster
+	ownsNS bool           // ns was started by Open, and Close stops it
 	// cur holds the connections in use. Two connections: appends on nc,
 	// reads (the follower, subscribers' catch-up reads, lookups) on rnc. On
 	// one shared connection, the acknowledgements of appends queue behind
@@ -179,10 +185,14 @@ func Open(ctx context.Context, opts Options) (*Log, error) {
 	}
 	l := &Log{opts: opts, reopen: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{})}
 	var err error
-	if opts.URL == "" {
-		if l.ns, err = startEmbedded(opts); err != nil {
+	switch {
+	case opts.Server != nil:
+		l.ns = opts.Server
+	case opts.URL == "":
+		if l.ns, err = StartEmbedded(opts); err != nil {
 			return nil, err
 		}
+		l.ownsNS = true
 	}
 	c, err := l.dial(ctx, nil, true)
 	if err != nil {
@@ -402,7 +412,15 @@ func nonZero(n int64) int64 {
 	return n
 }
 
-func startEmbedded(opts Options) (*server.Server, error) {
+// StartEmbedded starts the embedded NATS server Open starts for opts (with
+// its defaults): JetStream with files under DataDir/jetstream, the max
+// payload sized from MaxBodyBytes, no network listener unless Listen is
+// set. The caller shuts it down after closing every Log that uses it.
+func StartEmbedded(opts Options) (*server.Server, error) {
+	opts.setDefaults()
+	if err := checkBodyLimit(opts.MaxBodyBytes); err != nil {
+		return nil, err
+	}
 	if opts.DataDir == "" {
 		return nil, errors.New("embedded nats: data directory is required")
 	}
@@ -456,10 +474,6 @@ func (l *Log) ClientURL() string {
 	return l.ns.ClientURL()
 }
 
-// Server returns the embedded NATS server, or nil. Tests use it to make the
-// store unavailable.
-func (l *Log) Server() *server.Server { return l.ns }
-
 // SubjectPrefix returns the subject prefix events are stored under.
 func (l *Log) SubjectPrefix() string { return l.opts.SubjectPrefix }
 
@@ -485,7 +499,7 @@ func (l *Log) closeConns(c *conns) {
 }
 
 func (l *Log) shutdownServer() {
-	if l.ns != nil {
+	if l.ns != nil && l.ownsNS {
 		l.ns.Shutdown()
 		l.ns.WaitForShutdown()
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/hookline/hookline/internal/testkit"
 	"strings"
 	"testing"
 	"time"
@@ -234,15 +235,7 @@ func TestListenForClients(t *testing.T) {
 // in the client's reconnect buffer, from where it would reach the stream
 // after the reconnect, long after its delivery was answered 503.
 func TestAppendFailsAtOnceWhileDisconnected(t *testing.T) {
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true,
-		MaxPayload: int32(PayloadFor(DefaultMaxBodyBytes))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats not ready")
-	}
+	ns := testkit.StartNATS(t, 0, nil)
 	ctx := context.Background()
 	l, err := Open(ctx, Options{URL: ns.ClientURL()})
 	if err != nil {
@@ -254,13 +247,7 @@ func TestAppendFailsAtOnceWhileDisconnected(t *testing.T) {
 	}
 	ns.Shutdown()
 	ns.WaitForShutdown()
-	deadline := time.Now().Add(10 * time.Second)
-	for l.current().nc.Status() != nats.RECONNECTING {
-		if time.Now().After(deadline) {
-			t.Fatalf("client status %v, want RECONNECTING", l.current().nc.Status())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.WaitFor(t, 10*time.Second, "the client to be RECONNECTING", func() bool { return l.current().nc.Status() == nats.RECONNECTING })
 	actx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	_, err = l.Append(actx, testEvent("evt_during", hooklinev1.Provider_PROVIDER_TRUV, "o"))
@@ -288,7 +275,7 @@ func TestRetentionByAgeAndSize(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		waitUntil(t, 10*time.Second, "the events to age out", func() bool {
+		testkit.WaitFor(t, 10*time.Second, "the events to age out", func() bool {
 			first, last, err := l.Bounds(ctx)
 			return err == nil && first > 3 && last == 3
 		})
@@ -339,7 +326,7 @@ func TestTwoConnections(t *testing.T) {
 	if _, err := l.Read(ctx, Start{}, nil, 5, func(*hooklinev1.Event) error { read++; return nil }); err != nil || read != 5 {
 		t.Fatalf("Read: %d events, %v", read, err)
 	}
-	cz, err := l.Server().Connz(&server.ConnzOptions{})
+	cz, err := l.ns.Connz(&server.ConnzOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

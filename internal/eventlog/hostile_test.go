@@ -3,6 +3,7 @@ package eventlog
 import (
 	"context"
 	"errors"
+	"github.com/hookline/hookline/internal/testkit"
 	"strings"
 	"testing"
 	"time"
@@ -84,21 +85,14 @@ func TestConnectionsComeBack(t *testing.T) {
 					t.Fatal("Check reports healthy with a closed connection")
 				}
 			}
-			deadline := time.Now().Add(20 * time.Second)
-			for {
+			testkit.WaitFor(t, 20*time.Second, "the connection to come back", func() bool {
 				_, err := l.Append(ctx, testEvent("evt_"+which, hooklinev1.Provider_PROVIDER_TRUV, "o1"))
-				_, _, berr := l.Bounds(ctx)
-				if err == nil && berr == nil && l.Check() == nil {
-					break
-				}
 				if err != nil && !errors.Is(err, ErrUnavailable) {
 					t.Fatalf("append while reconnecting: %v (want ErrUnavailable)", err)
 				}
-				if time.Now().After(deadline) {
-					t.Fatalf("connection not back after 20s: append %v, bounds %v, check %v", err, berr, l.Check())
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
+				_, _, berr := l.Bounds(ctx)
+				return err == nil && berr == nil && l.Check() == nil
+			})
 		})
 	}
 }
@@ -158,18 +152,10 @@ func TestPayloadLimits(t *testing.T) {
 		}
 	})
 	t.Run("external", func(t *testing.T) {
-		ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		go ns.Start()
-		if !ns.ReadyForConnections(10 * time.Second) {
-			t.Fatal("nats not ready")
-		}
-		defer ns.Shutdown()
 		// nats-server's default max_payload is 1 MiB: too small for the
 		// default 1 MiB body cap with its envelope.
-		_, err = Open(ctx, Options{URL: ns.ClientURL()})
+		ns := testkit.StartNATS(t, 0, func(o *server.Options) { o.MaxPayload = 0 })
+		_, err := Open(ctx, Options{URL: ns.ClientURL()})
 		var pl *PayloadLimitError
 		if !errors.As(err, &pl) || !strings.Contains(err.Error(), "max_payload") || !strings.Contains(err.Error(), "--max-body-bytes") {
 			t.Fatalf("Open with a default server: %v, want a *PayloadLimitError naming max_payload and --max-body-bytes", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"github.com/hookline/hookline/internal/testkit"
 	"net"
 	"testing"
 	"time"
@@ -20,21 +21,11 @@ import (
 func TestExternalClusterTLS(t *testing.T) {
 	ca := testpki.NewCA(t)
 	srv, cli := ca.Issue(t, "server", 2, true), ca.Issue(t, "client", 3, false)
-	ns, err := server.NewServer(&server.Options{
-		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true,
-		MaxPayload: int32(PayloadFor(DefaultMaxBodyBytes)),
-		TLS:        true, TLSVerify: true, TLSTimeout: 2,
-		TLSConfig: &tls.Config{Certificates: []tls.Certificate{srv.TLS}, ClientCAs: ca.Pool,
-			ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12},
+	ns := testkit.StartNATS(t, 0, func(o *server.Options) {
+		o.TLS, o.TLSVerify, o.TLSTimeout = true, true, 2
+		o.TLSConfig = &tls.Config{Certificates: []tls.Certificate{srv.TLS}, ClientCAs: ca.Pool,
+			ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12}
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats not ready")
-	}
-	defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
 	url := fmt.Sprintf("tls://127.0.0.1:%d", ns.Addr().(*net.TCPAddr).Port)
 	ctx := context.Background()
 

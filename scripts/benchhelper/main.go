@@ -126,12 +126,19 @@ var answerBody = []byte(`{"request_id":"req_0000000000000_1","duplicate":false,"
 // JetStream could reach on the machine.
 func floor(dir string) error {
 	ctx := context.Background()
-	lg, err := eventlog.Open(ctx, eventlog.Options{DataDir: dir})
+	opts := eventlog.Options{DataDir: dir}
+	ns, err := eventlog.StartEmbedded(opts)
+	if err != nil {
+		return err
+	}
+	defer ns.Shutdown()
+	opts.Server = ns
+	lg, err := eventlog.Open(ctx, opts)
 	if err != nil {
 		return err
 	}
 	defer lg.Close()
-	nc, err := nats.Connect("", nats.InProcessServer(lg.Server()), nats.Name("benchhelper-floor"))
+	nc, err := nats.Connect("", nats.InProcessServer(ns), nats.Name("benchhelper-floor"))
 	if err != nil {
 		return err
 	}
