@@ -58,8 +58,9 @@ baseline: ## Record the current contract as the release baseline for `make break
 	$(BUF) build -o $(BASELINE)
 
 .PHONY: lint
-lint: ## go vet, gofmt, buf lint and buf format.
+lint: ## go vet, staticcheck, gofmt, buf lint and buf format.
 	$(GO) vet ./...
+	$(TOOL) staticcheck ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go') | grep -v '^gen/' || true); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(BUF) lint

@@ -27,13 +27,10 @@ func TestLongKeys(t *testing.T) {
 		"dots 2000":   strings.Repeat(".", 2000),
 		"mixed 50000": strings.Repeat("ab.c/ü ", 50000/8),
 	}
-	var seqs []uint64
 	for name, key := range keys {
-		res, err := l.Append(ctx, testEvent("evt_"+strings.ReplaceAll(name, " ", "_"), hooklinev1.Provider_PROVIDER_TRUV, key))
-		if err != nil {
+		if _, err := l.Append(ctx, testEvent("evt_"+strings.ReplaceAll(name, " ", "_"), hooklinev1.Provider_PROVIDER_TRUV, key)); err != nil {
 			t.Fatalf("%s: append: %v", name, err)
 		}
-		seqs = append(seqs, res.Sequence)
 		if s := Subject(l.SubjectPrefix(), testEvent("x", hooklinev1.Provider_PROVIDER_TRUV, key)); len(s) > MaxSubjectBytes {
 			t.Errorf("%s: subject is %d bytes, more than MaxSubjectBytes %d", name, len(s), MaxSubjectBytes)
 		}
