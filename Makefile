@@ -75,12 +75,16 @@ test-ts: $(TS)/node_modules ## Type-check and build clients/ts, then run its tes
 	cd $(TS) && $(NPM) test
 
 .PHONY: bench
-bench: ## Run the benchmarks behind BENCHMARKS.md (ratios against baselines measured in the same run; 1-2 min on 2 cores).
-	$(GO) test -run '^$$' -bench . -benchtime 1s -timeout 20m $(BENCHFLAGS) ./...
+bench: ## Run the Go benchmarks and write their figures and goals into BENCHMARKS.md (2-3 min on 2 cores).
+	@mkdir -p $(BIN)
+	$(GO) test -run '^$$' -bench . -benchtime 1s -timeout 20m $(BENCHFLAGS) ./... | tee $(BIN)/bench.txt
+	$(GO) run ./scripts/benchreport -section go -in $(BIN)/bench.txt
 
 .PHONY: bench-ingest
-bench-ingest: ## The ingest goals on the real binary: wrk and a fixed-rate run against a no-op handler (needs wrk; scripts/bench.sh lists its settings).
-	bash scripts/bench.sh
+bench-ingest: ## The ingest goals on the real binary (wrk, a no-op handler, the JetStream floor), written into BENCHMARKS.md (needs wrk; scripts/bench.sh lists its settings).
+	@mkdir -p $(BIN)
+	bash scripts/bench.sh | tee $(BIN)/ingest.txt
+	$(GO) run ./scripts/benchreport -section ingest -in $(BIN)/ingest.txt
 
 .PHONY: build
 build: ## Build the binaries into bin/.
