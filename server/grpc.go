@@ -83,4 +83,3 @@ func (e *eventService) GetSession(ctx context.Context, req *hooklinev1.GetSessio
 	}
 	return &hooklinev1.GetSessionResponse{Session: st}, nil
 }
-
