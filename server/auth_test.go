@@ -24,7 +24,7 @@ func TestAPITokens(t *testing.T) {
 		c.APITokens = []string{"old-token", "new-token"}
 		c.Logger = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}})
-	acc := e.postTruv(t, truvOrderBody("baac461e7b774a38a72fd9c7c0eef8ee", "fab192646b3c48be96651a0ff25cef85", "completed", "2024-07-11T21:40:48.424655+00:00"))
+	acc := e.post(t, "truv", orderBody("baac461e7b774a38a72fd9c7c0eef8ee", "fab192646b3c48be96651a0ff25cef85", "completed", "2024-07-11T21:40:48.424655+00:00"))
 	e.waitApplied(t, acc.Events[0].Sequence)
 
 	withAuth := func(v string) context.Context {

@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"github.com/hookline/hookline/internal/eventlog/eventlogtest"
@@ -20,10 +19,7 @@ import (
 	"time"
 
 	"github.com/hookline/hookline/adapters"
-	"github.com/hookline/hookline/adapters/finicity"
-	"github.com/hookline/hookline/adapters/registry"
-	"github.com/hookline/hookline/adapters/swyft"
-	"github.com/hookline/hookline/adapters/truv"
+	"github.com/hookline/hookline/adapters/adaptertest"
 	hooklinev1 "github.com/hookline/hookline/gen/hookline/v1"
 	"github.com/hookline/hookline/internal/eventlog"
 	"github.com/hookline/hookline/internal/index"
@@ -31,12 +27,36 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 )
 
-// Secrets of the test sources.
-const (
-	testTruvSecret     = "truv-test-secret"
-	testFinicitySecret = "finicity-test-secret"
-	testSwyftAuth      = "Bearer swyft-test"
-)
+// The test environment's sources are fake adapters (adaptertest.Fake),
+// registered under the real providers' names (and Finicity's alias), so
+// that URLs, filters and metric labels read as in production while no test
+// of the server depends on a provider's wire format. The tests that are
+// about the real providers going through the server are in
+// providers_test.go (newProviderEnv).
+
+// testProviders returns the providers the test environment knows: a fake
+// for each value of the Provider enum.
+func testProviders() []adapters.Factory {
+	return []adapters.Factory{
+		adaptertest.FakeFactory(hooklinev1.Provider_PROVIDER_TRUV, "truv"),
+		adaptertest.FakeFactory(hooklinev1.Provider_PROVIDER_FINICITY, "finicity", "mastercard"),
+		adaptertest.FakeFactory(hooklinev1.Provider_PROVIDER_SWYFT, "swyft"),
+	}
+}
+
+// tokenOf returns the token (the one secret) of the test source
+// provider/source.
+func tokenOf(provider, source string) string { return "token-" + provider + "-" + source }
+
+// newSource builds the source name of factory f with one secret.
+func newSource(t testing.TB, f adapters.Factory, name, secret string) *Source {
+	t.Helper()
+	a, err := f.New(adapters.Config{Source: name, Secrets: [][]byte{[]byte(secret)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Source{Provider: f.Name, Name: name, Adapter: a}
+}
 
 // testEnv is a running Server on loopback listeners (port 0) with an
 // embedded event log and index in a temporary directory.
@@ -73,22 +93,12 @@ func newTestEnv(t testing.TB, eo envOptions) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mk := func(f adapters.Factory, name string, secret string, opts map[string]string) *Source {
-		a, err := f.New(adapters.Config{Source: name, Secrets: [][]byte{[]byte(secret)}, Options: opts})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return &Source{Provider: f.Name, Name: name, Adapter: a}
-	}
+	fakes := testProviders()
+	fake := func(f adapters.Factory, name string) *Source { return newSource(t, f, name, tokenOf(f.Name, name)) }
 	cfg := Config{
 		Log: lg.Log, Index: idx,
-		Sources: []*Source{
-			mk(truv.Factory, "default", testTruvSecret, nil),
-			mk(truv.Factory, "sandbox", "truv-sandbox-secret", nil),
-			mk(finicity.Factory, "default", testFinicitySecret, nil),
-			mk(swyft.Factory, "default", testSwyftAuth, nil),
-		},
-		Ingest: IngestOptions{Providers: registry.Factories(), MaxBodyBytes: 64 << 10, AppendTimeout: 2 * time.Second},
+		Sources: []*Source{fake(fakes[0], "default"), fake(fakes[0], "sandbox"), fake(fakes[1], "default"), fake(fakes[2], "default")},
+		Ingest:  IngestOptions{Providers: fakes, MaxBodyBytes: 64 << 10, AppendTimeout: 2 * time.Second},
 	}
 	if eo.cfg != nil {
 		eo.cfg(&cfg)
@@ -147,41 +157,27 @@ func (e *testEnv) waitApplied(t testing.TB, seq uint64) {
 	})
 }
 
-// truvOrderBody returns a Truv order-status-updated body.
-func truvOrderBody(webhookID, orderID, status, updatedAt string) []byte {
-	return fmt.Appendf(nil, `{"webhook_id":%q,"event_type":"order-status-updated","event_created_at":%q,"updated_at":%q,`+
-		`"product":"income","order_id":%q,"order_number":"4138538","status":%q,"user_id":"adbe707dddee4334bffaeb5866272740"}`,
-		webhookID, updatedAt, updatedAt, orderID, status)
+// orderBody returns a fake order delivery: its event id, the order id, the
+// status and the provider time (RFC 3339).
+func orderBody(id, orderID, status, at string) []byte {
+	return adaptertest.FakeBody(adaptertest.FakeEvent{ID: id, Kind: adaptertest.FakeKindOrder, Subject: orderID, Status: status, Time: at})
 }
 
-// truvTaskBody returns a Truv task-status-updated body.
-func truvTaskBody(webhookID, taskID, status, updatedAt string) []byte {
-	return fmt.Appendf(nil, `{"webhook_id":%q,"event_type":"task-status-updated","event_created_at":%q,"updated_at":%q,`+
-		`"task_id":%q,"link_id":"d39d86dcc20c46e0ae75ba9ab1311a21","product":"income","status":%q}`,
-		webhookID, updatedAt, updatedAt, taskID, status)
+// sessionBody returns a fake session delivery: its event id, the session
+// key, the stage (which also gives the event type) and the provider time.
+func sessionBody(id, key, stage, at string) []byte {
+	return adaptertest.FakeBody(adaptertest.FakeEvent{ID: id, Kind: adaptertest.FakeKindSession, Subject: key, Status: stage, Time: at})
 }
 
-// finicityBody returns a Finicity Connect event body.
-func finicityBody(eventType, customerID string, millis int64, hex24 string) []byte {
-	return fmt.Appendf(nil, `{"customerId":%q,"eventType":%q,"eventId":"%d-%s","payload":{"institutionId":"102176"}}`,
-		customerID, eventType, millis, hex24)
+// unmappedBody returns a fake delivery that becomes an unmapped event.
+func unmappedBody(id, subjectHint string) []byte {
+	return adaptertest.FakeBody(adaptertest.FakeEvent{ID: id, Kind: adaptertest.FakeKindUnmapped, Subject: subjectHint})
 }
 
-// swyftBody returns a Swyft order_status_change body.
-func swyftBody(eventID, uuid, oldStatus, newStatus, updatedAt string) []byte {
-	return fmt.Appendf(nil, `{"event_id":%q,"event":{"name":"order_status_change","changed_field":"status","old_status":%q,"new_status":%q},`+
-		`"order":{"id":7,"uuid":%q,"service":"ein","status":%q,"processing_status":"Under Review","updated_at":%q}}`,
-		eventID, oldStatus, newStatus, uuid, newStatus, updatedAt)
-}
-
-// signTruv returns the Truv signature header value of body.
-func signTruv(secret string, body []byte) string {
-	return "v1=" + hex.EncodeToString(adapters.HMACSHA256([]byte(secret), body))
-}
-
-// signFinicity returns the Finicity signature header value of body.
-func signFinicity(secret string, body []byte) string {
-	return hex.EncodeToString(adapters.HMACSHA256([]byte(secret), body))
+// authHeaders returns the headers that authenticate a delivery to the
+// default source of provider.
+func authHeaders(provider string) http.Header {
+	return adaptertest.FakeHeaders(tokenOf(provider, "default"))
 }
 
 // postRaw posts body to path with headers and returns status and body.
@@ -203,14 +199,13 @@ func (e *testEnv) postRaw(t testing.TB, method, path string, body []byte, h http
 	return resp.StatusCode, b
 }
 
-// postTruv posts a correctly signed Truv delivery and returns the answer.
-func (e *testEnv) postTruv(t testing.TB, body []byte) Accepted {
+// post posts a correctly authenticated delivery to the default source of
+// provider and returns the answer; any answer but 200 fails the test.
+func (e *testEnv) post(t testing.TB, provider string, body []byte) Accepted {
 	t.Helper()
-	code, b := e.postRaw(t, http.MethodPost, "/webhooks/truv", body, http.Header{
-		"Content-Type": {"application/json"}, "X-Webhook-Sign": {signTruv(testTruvSecret, body)},
-	})
+	code, b := e.postRaw(t, http.MethodPost, "/webhooks/"+provider, body, authHeaders(provider))
 	if code != http.StatusOK {
-		t.Fatalf("post truv: %d %s", code, b)
+		t.Fatalf("post %s: %d %s", provider, code, b)
 	}
 	var acc Accepted
 	if err := json.Unmarshal(b, &acc); err != nil {

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookline/hookline/adapters/adaptertest"
 	"github.com/hookline/hookline/internal/index"
 )
 
@@ -44,23 +45,22 @@ func TestLogsHoldNoSecretsOrPayload(t *testing.T) {
 	e := newTestEnv(t, envOptions{cfg: func(c *Config) { c.Logger = logger }})
 
 	const email, phone, orderID = "owner@example.com", "5550100000", "aaa192646b3c48be96651a0ff25cef85"
-	swyft := []byte(`{"event_id":"77","event":{"name":"order_status_change","old_status":"Active","new_status":"Cancelled"},` +
-		`"order":{"id":9,"uuid":"` + orderID + `","first_name":"Example","last_name":"Owner","email":"` + email + `","phone_number":"` + phone + `","updated_at":"2025-08-07 08:49:37"}}`)
-	truv := truvOrderBody("7aac461e7b774a38a72fd9c7c0eef8ee", orderID, "completed", "2024-07-11T21:40:48.424655+00:00")
-	goodSig := signTruv(testTruvSecret, truv)
-	badSig := signTruv("not-the-secret", truv)
+	swyft := []byte(`{"id":"77","kind":"order","subject":"` + orderID + `","status":"Cancelled",` +
+		`"first_name":"Example","last_name":"Owner","email":"` + email + `","phone_number":"` + phone + `","time":"2025-08-07T08:49:37Z"}`)
+	truv := orderBody("7aac461e7b774a38a72fd9c7c0eef8ee", orderID, "completed", "2024-07-11T21:40:48.424655+00:00")
+	badToken := "not-the-secret"
 
-	e.postTruv(t, truv)
-	e.postRaw(t, "POST", "/webhooks/truv", truv, http.Header{"X-Webhook-Sign": {badSig}})
-	e.postRaw(t, "POST", "/webhooks/truv", truv[:30], http.Header{"X-Webhook-Sign": {signTruv(testTruvSecret, truv[:30])}})
-	e.postRaw(t, "POST", "/webhooks/swyft", swyft, http.Header{"Authorization": {testSwyftAuth}})
-	e.postRaw(t, "POST", "/webhooks/swyft", swyft, http.Header{"Authorization": {"Bearer wrong-guess"}})
+	e.post(t, "truv", truv)
+	e.postRaw(t, "POST", "/webhooks/truv", truv, http.Header{adaptertest.FakeTokenHeader: {badToken}})
+	e.postRaw(t, "POST", "/webhooks/truv", truv[:30], authHeaders("truv"))
+	e.postRaw(t, "POST", "/webhooks/swyft", swyft, authHeaders("swyft"))
+	e.postRaw(t, "POST", "/webhooks/swyft", swyft, http.Header{adaptertest.FakeTokenHeader: {"wrong-guess"}})
 
 	out := logs.String()
 	if !strings.Contains(out, "webhook_rejected") || !strings.Contains(out, "webhook_accepted") {
 		t.Fatalf("expected both accepted and rejected log lines; got:\n%s", out)
 	}
-	for _, secret := range []string{testTruvSecret, testSwyftAuth, "swyft-test", "wrong-guess", goodSig[3:], badSig[3:], email, phone, "Owner", orderID} {
+	for _, secret := range []string{tokenOf("truv", "default"), tokenOf("swyft", "default"), "wrong-guess", badToken, email, phone, "Owner", orderID} {
 		if strings.Contains(out, secret) {
 			t.Errorf("log contains %q", secret)
 		}
@@ -77,9 +77,9 @@ func TestNotReadyRefusesWebhooks(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := s.HTTPHandler(nil)
-	body := truvOrderBody("8aac461e7b774a38a72fd9c7c0eef8ee", "bbb192646b3c48be96651a0ff25cef85", "pending", "2024-07-11T21:40:48.424655+00:00")
+	body := orderBody("8aac461e7b774a38a72fd9c7c0eef8ee", "bbb192646b3c48be96651a0ff25cef85", "pending", "2024-07-11T21:40:48.424655+00:00")
 	req := httptest.NewRequest("POST", "/webhooks/truv", bytes.NewReader(body))
-	req.Header.Set("X-Webhook-Sign", signTruv(testTruvSecret, body))
+	req.Header = authHeaders("truv")
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" {
@@ -162,14 +162,14 @@ func TestMetricsAndRejectionLogs(t *testing.T) {
 	var logs syncBuffer
 	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	e := newTestEnv(t, envOptions{cfg: func(c *Config) { c.Logger = logger }})
-	body := truvOrderBody("9aac461e7b774a38a72fd9c7c0eef8ee", "def192646b3c48be96651a0ff25cef85", "completed", "2024-07-11T21:40:48.424655+00:00")
-	first := e.postTruv(t, body)
-	e.postTruv(t, body) // a duplicate
+	body := orderBody("9aac461e7b774a38a72fd9c7c0eef8ee", "def192646b3c48be96651a0ff25cef85", "completed", "2024-07-11T21:40:48.424655+00:00")
+	first := e.post(t, "truv", body)
+	e.post(t, "truv", body) // a duplicate
 	e.waitApplied(t, first.Events[0].Sequence)
-	if code, _ := e.postRaw(t, "POST", "/webhooks/truv", body, http.Header{"X-Webhook-Sign": {signTruv("nope", body)}}); code != http.StatusUnauthorized {
+	if code, _ := e.postRaw(t, "POST", "/webhooks/truv", body, http.Header{adaptertest.FakeTokenHeader: {"nope"}}); code != http.StatusUnauthorized {
 		t.Fatalf("bad signature: %d", code)
 	}
-	if code, _ := e.postRaw(t, "POST", "/webhooks/truv/production", body, http.Header{"X-Webhook-Sign": {signTruv(testTruvSecret, body)}}); code != http.StatusNotFound {
+	if code, _ := e.postRaw(t, "POST", "/webhooks/truv/production", body, authHeaders("truv")); code != http.StatusNotFound {
 		t.Fatalf("unknown source: %d", code)
 	}
 	resp, err := http.Get(e.httpURL + "/webhooks/truv")

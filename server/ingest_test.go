@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookline/hookline/adapters/adaptertest"
 	hooklinev1 "github.com/hookline/hookline/gen/hookline/v1"
 	"github.com/hookline/hookline/internal/eventlog"
 	natsserver "github.com/nats-io/nats-server/v2/server"
@@ -30,63 +31,23 @@ func (e *testEnv) lastSeq(t testing.TB) uint64 {
 	return last
 }
 
-func TestIngestRejectsBadInput(t *testing.T) {
-	e := newTestEnv(t, envOptions{})
-	valid := truvOrderBody("0aac461e7b774a38a72fd9c7c0eef8ee", "ddd192646b3c48be96651a0ff25cef85", "completed", "2024-07-11T21:40:48.424655+00:00")
-	truvHeaders := func(body []byte) http.Header {
-		return http.Header{"Content-Type": {"application/json"}, "X-Webhook-Sign": {signTruv(testTruvSecret, body)}}
-	}
-	fin := finicityBody("started", "6030781868", 1688829092668, "518e7b2cd7948bcdb968c433")
-	sw := swyftBody("9001", "a746224f-d569-4aba-a271-4532259aba42", "Active", "Cancelled", "2025-08-07 08:49:37")
-	big := bytes.Repeat([]byte("x"), 65<<10)
+// rejection is a request the webhook endpoints must refuse: the status
+// and error code it must get.
+type rejection struct {
+	name, method, path string
+	body               []byte
+	header             http.Header
+	chunked            bool
+	status             int
+	code               string
+}
 
-	type tc struct {
-		name, method, path string
-		body               []byte
-		header             http.Header
-		chunked            bool
-		status             int
-		code               string
-	}
-	tests := []tc{
-		{"truv bad signature", "POST", "/webhooks/truv", valid, http.Header{"X-Webhook-Sign": {"v1=" + strings.Repeat("ab", 32)}}, false, 401, "unauthenticated"},
-		{"truv missing signature", "POST", "/webhooks/truv", valid, http.Header{"Content-Type": {"application/json"}}, false, 401, "unauthenticated"},
-		{"truv signed with another source's secret", "POST", "/webhooks/truv", valid, http.Header{"X-Webhook-Sign": {signTruv("truv-sandbox-secret", valid)}}, false, 401, "unauthenticated"},
-		{"truv signature of a different body", "POST", "/webhooks/truv", valid, truvHeaders([]byte(`{}`)), false, 401, "unauthenticated"},
-		{"truv malformed signature header", "POST", "/webhooks/truv", valid, http.Header{"X-Webhook-Sign": {"v1=zz"}}, false, 401, "unauthenticated"},
-		{"truv signature without v1 prefix", "POST", "/webhooks/truv", valid, http.Header{"X-Webhook-Sign": {strings.TrimPrefix(signTruv(testTruvSecret, valid), "v1=")}}, false, 401, "unauthenticated"},
-		{"finicity missing signature", "POST", "/webhooks/finicity", fin, http.Header{"Content-Type": {"application/json"}}, false, 401, "unauthenticated"},
-		{"finicity wrong signature", "POST", "/webhooks/mastercard", fin, http.Header{"X-Finicity-Signature": {signFinicity("nope", fin)}}, false, 401, "unauthenticated"},
-		{"truv-signed body sent to finicity", "POST", "/webhooks/finicity", valid, truvHeaders(valid), false, 401, "unauthenticated"},
-		{"swyft missing authorization", "POST", "/webhooks/swyft", sw, http.Header{"Content-Type": {"application/json"}}, false, 401, "unauthenticated"},
-		{"swyft wrong authorization", "POST", "/webhooks/swyft", sw, http.Header{"Authorization": {"Bearer guess"}}, false, 401, "unauthenticated"},
-		{"unknown provider", "POST", "/webhooks/stripe", valid, truvHeaders(valid), false, 404, "unknown_provider"},
-		{"unknown source", "POST", "/webhooks/truv/production", valid, truvHeaders(valid), false, 404, "unknown_source"},
-		{"GET is not allowed", "GET", "/webhooks/truv", nil, nil, false, 405, "method_not_allowed"},
-		{"PUT is not allowed", "PUT", "/webhooks/truv/sandbox", valid, truvHeaders(valid), false, 405, "method_not_allowed"},
-		{"oversized body with content length", "POST", "/webhooks/truv", big, truvHeaders(big), false, 413, "payload_too_large"},
-		{"oversized chunked body", "POST", "/webhooks/truv", big, truvHeaders(big), true, 413, "payload_too_large"},
-		{"truncated JSON", "POST", "/webhooks/truv", valid[:40], truvHeaders(valid[:40]), false, 400, "malformed_payload"},
-		{"empty body", "POST", "/webhooks/truv", []byte{}, truvHeaders([]byte{}), false, 400, "malformed_payload"},
-		{"JSON array", "POST", "/webhooks/truv", []byte(`[1,2]`), truvHeaders([]byte(`[1,2]`)), false, 400, "malformed_payload"},
-		{"trailing data after the object", "POST", "/webhooks/truv", append(append([]byte{}, valid...), '{'), truvHeaders(append(append([]byte{}, valid...), '{')), false, 400, "malformed_payload"},
-		{"event_type is a number", "POST", "/webhooks/truv", []byte(`{"webhook_id":"x","event_type":7}`), truvHeaders([]byte(`{"webhook_id":"x","event_type":7}`)), false, 400, "malformed_payload"},
-		{"not UTF-8 JSON", "POST", "/webhooks/truv", []byte{0xff, 0xfe, 0x00}, truvHeaders([]byte{0xff, 0xfe, 0x00}), false, 400, "malformed_payload"},
-		{"wrong content type", "POST", "/webhooks/truv", valid, func() http.Header { h := truvHeaders(valid); h.Set("Content-Type", "text/plain"); return h }(), false, 415, "unsupported_media_type"},
-		{"form content type", "POST", "/webhooks/truv", valid, func() http.Header {
-			h := truvHeaders(valid)
-			h.Set("Content-Type", "application/x-www-form-urlencoded")
-			return h
-		}(), false, 415, "unsupported_media_type"},
-		{"swyft invalid JSON", "POST", "/webhooks/swyft", []byte(`{"event_id": "1",}`), http.Header{"Authorization": {testSwyftAuth}}, false, 400, "malformed_payload"},
-		{"gzip content encoding", "POST", "/webhooks/truv", valid, func() http.Header {
-			h := truvHeaders(valid)
-			h.Set("Content-Encoding", "gzip")
-			return h
-		}(), false, 415, "unsupported_media_type"},
-		{"trailing slash", "POST", "/webhooks/truv/", valid, truvHeaders(valid), false, 404, "not_found"},
-		{"extra path segment", "POST", "/webhooks/truv/sandbox/extra", valid, truvHeaders(valid), false, 404, "not_found"},
-	}
+// testRejections sends each request to e and checks its answer: the
+// status, and an error body with the code, a message and a request id
+// that holds none of leaks (secrets and payload values). None of them may
+// store an event.
+func testRejections(t *testing.T, e *testEnv, tests []rejection, leaks ...string) {
+	t.Helper()
 	before := e.lastSeq(t)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -120,8 +81,10 @@ func TestIngestRejectsBadInput(t *testing.T) {
 			if eb.Error.Code != tt.code || eb.Error.Message == "" || eb.Error.RequestID == "" {
 				t.Errorf("error = %+v, want code %q with a message and request id", eb.Error, tt.code)
 			}
-			if strings.Contains(string(b), testTruvSecret) || strings.Contains(string(b), "ddd192646b3c48be96651a0ff25cef85") {
-				t.Errorf("error body leaks a secret or payload value: %s", b)
+			for _, leak := range leaks {
+				if strings.Contains(string(b), leak) {
+					t.Errorf("error body leaks a secret or payload value: %s", b)
+				}
 			}
 		})
 	}
@@ -130,30 +93,68 @@ func TestIngestRejectsBadInput(t *testing.T) {
 	}
 }
 
+// TestIngestRejectsBadInput: what the server refuses whatever the
+// provider (routes, methods, sizes, encodings), and how it answers the
+// errors an adapter reports. Each provider's own signature and payload
+// cases are TestProviderRejections.
+func TestIngestRejectsBadInput(t *testing.T) {
+	e := newTestEnv(t, envOptions{})
+	valid := orderBody("0aac461e7b774a38a72fd9c7c0eef8ee", "ddd192646b3c48be96651a0ff25cef85", "completed", "2024-07-11T21:40:48.424655+00:00")
+	auth := authHeaders("truv")
+	with := func(k, v string) http.Header {
+		h := authHeaders("truv")
+		h.Set(k, v)
+		return h
+	}
+	big := bytes.Repeat([]byte("x"), 65<<10)
+	testRejections(t, e, []rejection{
+		{"wrong token", "POST", "/webhooks/truv", valid, with(adaptertest.FakeTokenHeader, "guess"), false, 401, "unauthenticated"},
+		{"missing token", "POST", "/webhooks/truv", valid, http.Header{"Content-Type": {"application/json"}}, false, 401, "unauthenticated"},
+		{"another source's token", "POST", "/webhooks/truv", valid, with(adaptertest.FakeTokenHeader, tokenOf("truv", "sandbox")), false, 401, "unauthenticated"},
+		{"another provider's token", "POST", "/webhooks/mastercard", valid, auth, false, 401, "unauthenticated"},
+		{"unknown provider", "POST", "/webhooks/stripe", valid, auth, false, 404, "unknown_provider"},
+		{"unknown source", "POST", "/webhooks/truv/production", valid, auth, false, 404, "unknown_source"},
+		{"GET is not allowed", "GET", "/webhooks/truv", nil, nil, false, 405, "method_not_allowed"},
+		{"PUT is not allowed", "PUT", "/webhooks/truv/sandbox", valid, auth, false, 405, "method_not_allowed"},
+		{"oversized body with content length", "POST", "/webhooks/truv", big, auth, false, 413, "payload_too_large"},
+		{"oversized chunked body", "POST", "/webhooks/truv", big, auth, true, 413, "payload_too_large"},
+		{"truncated JSON", "POST", "/webhooks/truv", valid[:40], auth, false, 400, "malformed_payload"},
+		{"empty body", "POST", "/webhooks/truv", []byte{}, auth, false, 400, "malformed_payload"},
+		{"JSON array", "POST", "/webhooks/truv", []byte(`[1,2]`), auth, false, 400, "malformed_payload"},
+		{"trailing data after the object", "POST", "/webhooks/truv", append(append([]byte{}, valid...), '{'), auth, false, 400, "malformed_payload"},
+		{"not UTF-8 JSON", "POST", "/webhooks/truv", []byte{0xff, 0xfe, 0x00}, auth, false, 400, "malformed_payload"},
+		{"wrong content type", "POST", "/webhooks/truv", valid, with("Content-Type", "text/plain"), false, 415, "unsupported_media_type"},
+		{"form content type", "POST", "/webhooks/truv", valid, with("Content-Type", "application/x-www-form-urlencoded"), false, 415, "unsupported_media_type"},
+		{"gzip content encoding", "POST", "/webhooks/truv", valid, with("Content-Encoding", "gzip"), false, 415, "unsupported_media_type"},
+		{"trailing slash", "POST", "/webhooks/truv/", valid, auth, false, 404, "not_found"},
+		{"extra path segment", "POST", "/webhooks/truv/sandbox/extra", valid, auth, false, 404, "not_found"},
+	}, tokenOf("truv", "default"), "ddd192646b3c48be96651a0ff25cef85")
+}
+
 func TestIngestAcceptsAndAnswers(t *testing.T) {
 	e := newTestEnv(t, envOptions{})
-	body := truvOrderBody("1aac461e7b774a38a72fd9c7c0eef8ee", "ddd192646b3c48be96651a0ff25cef85", "completed", "2024-07-11T21:40:48.424655+00:00")
-	acc := e.postTruv(t, body)
+	body := orderBody("1aac461e7b774a38a72fd9c7c0eef8ee", "ddd192646b3c48be96651a0ff25cef85", "completed", "2024-07-11T21:40:48.424655+00:00")
+	acc := e.post(t, "truv", body)
 	if acc.Duplicate || len(acc.Events) != 1 || acc.Events[0].Sequence == 0 || !strings.HasPrefix(acc.Events[0].ID, "evt_") ||
 		acc.Events[0].Type != "EVENT_TYPE_ORDER_STATUS_CHANGED" || acc.RequestID == "" {
 		t.Fatalf("answer = %+v", acc)
 	}
-	again := e.postTruv(t, body)
+	again := e.post(t, "truv", body)
 	if !again.Duplicate || again.Events[0].Sequence != acc.Events[0].Sequence || again.Events[0].ID != acc.Events[0].ID {
 		t.Fatalf("retry answer = %+v, want duplicate of %+v", again, acc)
 	}
 
 	// Unknown event type: accepted, stored as unmapped, counted.
-	unknown := []byte(`{"webhook_id":"2aac461e7b774a38a72fd9c7c0eef8ee","event_type":"payroll-report-ready","order_id":"o1"}`)
-	u := e.postTruv(t, unknown)
+	unknown := adaptertest.FakeBody(adaptertest.FakeEvent{ID: "2aac461e7b774a38a72fd9c7c0eef8ee", Kind: "payroll-report-ready", Subject: "o1"})
+	u := e.post(t, "truv", unknown)
 	if len(u.Events) != 1 || u.Events[0].Type != "EVENT_TYPE_UNMAPPED" || u.Duplicate {
 		t.Fatalf("unknown event answer = %+v", u)
 	}
 
-	// Finicity ping: 200, nothing stored.
+	// A ping (to Finicity, under its alias): 200, nothing stored.
 	before := e.lastSeq(t)
-	ping := []byte(`{"eventType":"ping","payload":{}}`)
-	code, b := e.postRaw(t, "POST", "/webhooks/mastercard", ping, http.Header{"X-Finicity-Signature": {signFinicity(testFinicitySecret, ping)}})
+	ping := adaptertest.FakeBody(adaptertest.FakeEvent{Kind: adaptertest.FakeKindPing})
+	code, b := e.postRaw(t, "POST", "/webhooks/mastercard", ping, authHeaders("finicity"))
 	if code != 200 || !strings.Contains(string(b), `"ping":true`) {
 		t.Fatalf("ping: %d %s", code, b)
 	}
@@ -162,7 +163,9 @@ func TestIngestAcceptsAndAnswers(t *testing.T) {
 	}
 
 	// The caller's request id is echoed; a hostile one is replaced.
-	code, b = e.postRaw(t, "POST", "/webhooks/truv", body, http.Header{"X-Webhook-Sign": {signTruv(testTruvSecret, body)}, "X-Request-Id": {"abc-123"}})
+	hdr := authHeaders("truv")
+	hdr.Set("X-Request-Id", "abc-123")
+	code, b = e.postRaw(t, "POST", "/webhooks/truv", body, hdr)
 	if code != 200 || !strings.Contains(string(b), `"request_id":"abc-123"`) {
 		t.Errorf("request id not echoed: %d %s", code, b)
 	}
@@ -191,7 +194,7 @@ func TestIngestAcceptsAndAnswers(t *testing.T) {
 func TestIngestConcurrentCopies(t *testing.T) {
 	e := newTestEnv(t, envOptions{})
 	for round := range 20 {
-		body := truvTaskBody("3aac461e7b774a38a72fd9c7c0ee"+string(rune('a'+round))+"000", "521442a087604e599c637db310d07402", "done", "2022-08-24T13:55:12.845666+00:00")
+		body := sessionBody("3aac461e7b774a38a72fd9c7c0ee"+string(rune('a'+round))+"000", "521442a087604e599c637db310d07402", "done", "2022-08-24T13:55:12.845666+00:00")
 		before := e.lastSeq(t)
 		var wg sync.WaitGroup
 		answers := make([]Accepted, 3)
@@ -199,7 +202,7 @@ func TestIngestConcurrentCopies(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				answers[i] = e.postTruv(t, body)
+				answers[i] = e.post(t, "truv", body)
 			}()
 		}
 		wg.Wait()
@@ -247,21 +250,21 @@ func TestIngestDedupBeyondJetStreamWindow(t *testing.T) {
 		logOpts: eventlog.Options{DuplicateWindow: 100 * time.Millisecond},
 		cfg:     func(c *Config) { c.Now = clock; c.DedupHorizon = 72 * time.Hour },
 	})
-	body := truvOrderBody("4aac461e7b774a38a72fd9c7c0eef8ee", "eee192646b3c48be96651a0ff25cef85", "pending", "2024-07-11T21:40:48.424655+00:00")
-	first := e.postTruv(t, body)
+	body := orderBody("4aac461e7b774a38a72fd9c7c0eef8ee", "eee192646b3c48be96651a0ff25cef85", "pending", "2024-07-11T21:40:48.424655+00:00")
+	first := e.post(t, "truv", body)
 	e.waitApplied(t, first.Events[0].Sequence)
 	time.Sleep(300 * time.Millisecond) // let JetStream's 100 ms window pass
 	mu.Lock()
 	now = time.Now().Add(71 * time.Hour)
 	mu.Unlock()
-	retry := e.postTruv(t, body)
+	retry := e.post(t, "truv", body)
 	if !retry.Duplicate || retry.Events[0].Sequence != first.Events[0].Sequence {
 		t.Fatalf("retry within the horizon = %+v, want duplicate of %d", retry, first.Events[0].Sequence)
 	}
 	mu.Lock()
 	now = time.Now().Add(73 * time.Hour)
 	mu.Unlock()
-	late := e.postTruv(t, body)
+	late := e.post(t, "truv", body)
 	if late.Duplicate || late.Events[0].Sequence == first.Events[0].Sequence {
 		t.Fatalf("retry beyond the horizon = %+v, want a new event", late)
 	}
@@ -287,13 +290,13 @@ func TestIngestStoreUnavailable(t *testing.T) {
 		logOpts: eventlog.Options{URL: ns.ClientURL()},
 		cfg:     func(c *Config) { c.Ingest.AppendTimeout = 500 * time.Millisecond },
 	})
-	ok := e.postTruv(t, truvOrderBody("5aac461e7b774a38a72fd9c7c0eef8e0", "fff192646b3c48be96651a0ff25cef85", "pending", "2024-07-11T21:40:48.424655+00:00"))
+	ok := e.post(t, "truv", orderBody("5aac461e7b774a38a72fd9c7c0eef8e0", "fff192646b3c48be96651a0ff25cef85", "pending", "2024-07-11T21:40:48.424655+00:00"))
 	e.waitApplied(t, ok.Events[0].Sequence)
 	ns.Shutdown()
 	ns.WaitForShutdown()
 
-	body := truvOrderBody("5aac461e7b774a38a72fd9c7c0eef8e1", "fff192646b3c48be96651a0ff25cef85", "sent", "2024-07-11T21:41:48.424655+00:00")
-	hdr := http.Header{"X-Webhook-Sign": {signTruv(testTruvSecret, body)}}
+	body := orderBody("5aac461e7b774a38a72fd9c7c0eef8e1", "fff192646b3c48be96651a0ff25cef85", "sent", "2024-07-11T21:41:48.424655+00:00")
+	hdr := authHeaders("truv")
 	code, b := e.postRaw(t, "POST", "/webhooks/truv", body, hdr)
 	if code != http.StatusServiceUnavailable || !strings.Contains(string(b), "store_unavailable") {
 		t.Fatalf("with the store down: %d %s, want 503 %s", code, b, "store_unavailable")
@@ -365,12 +368,12 @@ func TestIngestAppendTimeout(t *testing.T) {
 		c.Logger = logger
 	}})
 	before := e.lastSeq(t)
-	body := truvOrderBody("aaac461e7b774a38a72fd9c7c0eef8ee", "efa192646b3c48be96651a0ff25cef85", "completed", "2024-07-11T21:40:48.424655+00:00")
+	body := orderBody("aaac461e7b774a38a72fd9c7c0eef8ee", "efa192646b3c48be96651a0ff25cef85", "completed", "2024-07-11T21:40:48.424655+00:00")
 	req, err := http.NewRequest(http.MethodPost, e.httpURL+"/webhooks/truv", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("X-Webhook-Sign", signTruv(testTruvSecret, body))
+	req.Header.Set(adaptertest.FakeTokenHeader, tokenOf("truv", "default"))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

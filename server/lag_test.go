@@ -38,8 +38,8 @@ func (ix *stallingIndex) unstall() { ix.once.Do(func() { close(ix.release) }) }
 // Without the guard it is stored a second time; with it the retry gets 503
 // until the index has caught up, and is then answered as a duplicate.
 func TestLagGuard(t *testing.T) {
-	body := truvOrderBody("6aac461e7b774a38a72fd9c7c0eef8ee", "aaa192646b3c48be96651a0ff25cef85", "pending", "2024-07-11T21:40:48.424655+00:00")
-	hdr := http.Header{"Content-Type": {"application/json"}, "X-Webhook-Sign": {signTruv(testTruvSecret, body)}}
+	body := orderBody("6aac461e7b774a38a72fd9c7c0eef8ee", "aaa192646b3c48be96651a0ff25cef85", "pending", "2024-07-11T21:40:48.424655+00:00")
+	hdr := authHeaders("truv")
 	var logs syncBuffer
 	start := func(t *testing.T, maxLag time.Duration) (*testEnv, *stallingIndex) {
 		ix := &stallingIndex{release: make(chan struct{})}
@@ -59,9 +59,9 @@ func TestLagGuard(t *testing.T) {
 
 	t.Run("without the guard a late retry is stored twice", func(t *testing.T) {
 		e, ix := start(t, time.Hour)
-		first := e.postTruv(t, body)
+		first := e.post(t, "truv", body)
 		time.Sleep(300 * time.Millisecond) // let JetStream's 100 ms window pass
-		retry := e.postTruv(t, body)
+		retry := e.post(t, "truv", body)
 		if retry.Duplicate || retry.Events[0].Sequence == first.Events[0].Sequence {
 			t.Fatalf("retry = %+v: the stalled index and the expired window caught it, so this test no longer shows the gap", retry)
 		}
@@ -74,7 +74,7 @@ func TestLagGuard(t *testing.T) {
 			code, b := e.postRaw(t, http.MethodGet, path, nil, nil)
 			return code, string(b)
 		}
-		first := e.postTruv(t, body)
+		first := e.post(t, "truv", body)
 		testkit.WaitFor(t, 10*time.Second, "the guard to trip", e.lagging)
 		// By now JetStream's window (100 ms) has passed as well.
 		code, b := e.postRaw(t, http.MethodPost, "/webhooks/truv", body, hdr)

@@ -22,11 +22,11 @@ func TestReplicasShareDeduplication(t *testing.T) {
 	a := newTestEnv(t, envOptions{logOpts: lo})
 	b := newTestEnv(t, envOptions{logOpts: lo})
 
-	body := truvOrderBody("6aac461e7b774a38a72fd9c7c0eef8ee", "abc192646b3c48be96651a0ff25cef85", "completed", "2024-07-11T21:40:48.424655+00:00")
-	first := a.postTruv(t, body)
+	body := orderBody("6aac461e7b774a38a72fd9c7c0eef8ee", "abc192646b3c48be96651a0ff25cef85", "completed", "2024-07-11T21:40:48.424655+00:00")
+	first := a.post(t, "truv", body)
 	b.waitApplied(t, first.Events[0].Sequence)
 	time.Sleep(300 * time.Millisecond) // past JetStream's 100 ms window: only the index can tell
-	retry := b.postTruv(t, body)
+	retry := b.post(t, "truv", body)
 	if !retry.Duplicate || retry.Events[0].Sequence != first.Events[0].Sequence {
 		t.Fatalf("retry on the other replica = %+v, want duplicate of %d", retry, first.Events[0].Sequence)
 	}
@@ -56,16 +56,16 @@ func TestLagGuardAcrossReplicas(t *testing.T) {
 	t.Cleanup(ix.unstall)
 	ix.stall.Store(true)
 
-	body := truvOrderBody("7aac461e7b774a38a72fd9c7c0eef8ee", "bcd192646b3c48be96651a0ff25cef85", "completed", "2024-07-11T21:40:48.424655+00:00")
-	hdr := http.Header{"Content-Type": {"application/json"}, "X-Webhook-Sign": {signTruv(testTruvSecret, body)}}
-	first := a.postTruv(t, body)
+	body := orderBody("7aac461e7b774a38a72fd9c7c0eef8ee", "bcd192646b3c48be96651a0ff25cef85", "completed", "2024-07-11T21:40:48.424655+00:00")
+	hdr := authHeaders("truv")
+	first := a.post(t, "truv", body)
 	testkit.WaitFor(t, 10*time.Second, "replica B's guard to trip", b.lagging)
 	if code, resp := b.postRaw(t, http.MethodPost, "/webhooks/truv", body, hdr); code != http.StatusServiceUnavailable {
 		t.Fatalf("retry on the lagging replica: %d %s, want 503", code, resp)
 	}
 	ix.unstall()
 	testkit.WaitFor(t, 10*time.Second, "replica B's guard to clear", func() bool { return !b.lagging() })
-	retry := b.postTruv(t, body)
+	retry := b.post(t, "truv", body)
 	if !retry.Duplicate || retry.Events[0].Sequence != first.Events[0].Sequence {
 		t.Fatalf("retry after B caught up = %+v, want duplicate of %d", retry, first.Events[0].Sequence)
 	}
@@ -83,12 +83,12 @@ func TestReplicasConcurrentCopies(t *testing.T) {
 	lo := eventlog.Options{URL: ns.ClientURL()}
 	replicas := []*testEnv{newTestEnv(t, envOptions{logOpts: lo}), newTestEnv(t, envOptions{logOpts: lo})}
 	for round := range 20 {
-		body := truvTaskBody(fmt.Sprintf("4aac461e7b774a38a72fd9c7c0ee%04d", round), "621442a087604e599c637db310d07402", "done", "2022-08-24T13:55:12.845666+00:00")
+		body := sessionBody(fmt.Sprintf("4aac461e7b774a38a72fd9c7c0ee%04d", round), "621442a087604e599c637db310d07402", "done", "2022-08-24T13:55:12.845666+00:00")
 		before := replicas[0].lastSeq(t)
 		answers := make([]Accepted, 4)
 		var wg sync.WaitGroup
 		for i := range answers {
-			wg.Go(func() { answers[i] = replicas[i%2].postTruv(t, body) })
+			wg.Go(func() { answers[i] = replicas[i%2].post(t, "truv", body) })
 		}
 		wg.Wait()
 		checkStoredOnce(t, round, before, replicas[0].lastSeq(t), answers)

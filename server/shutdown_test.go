@@ -116,8 +116,8 @@ func TestShutdownFinishesInFlightDeliveries(t *testing.T) {
 		c.Log = gate
 		c.ShutdownTimeout = 30 * time.Second
 	}})
-	body := truvOrderBody("8aac461e7b774a38a72fd9c7c0eef8ee", "cde192646b3c48be96651a0ff25cef85", "completed", "2024-07-11T21:40:48.424655+00:00")
-	hdr := http.Header{"Content-Type": {"application/json"}, "X-Webhook-Sign": {signTruv(testTruvSecret, body)}}
+	body := orderBody("8aac461e7b774a38a72fd9c7c0eef8ee", "cde192646b3c48be96651a0ff25cef85", "completed", "2024-07-11T21:40:48.424655+00:00")
+	hdr := authHeaders("truv")
 	type answer struct {
 		code int
 		body []byte

@@ -68,31 +68,30 @@ func sessionCase(name, key string, winner int, posts ...delivery) stateCase {
 // sequence), counting every event.
 func TestStateOutOfOrder(t *testing.T) {
 	const t1, t2, t3 = "2025-02-01T10:00:00Z", "2025-02-01T11:00:00Z", "2025-02-01T12:00:00Z"
-	const ms = int64(1_738_400_000_000)
 	tests := []stateCase{
 		orderCase("truv_order", "ooo-order-1", 0,
-			delivery{"truv", truvOrderBody("ooo-1-c", "ooo-order-1", "completed", t3)},
-			delivery{"truv", truvOrderBody("ooo-1-a", "ooo-order-1", "pending", t1)},
-			delivery{"truv", truvOrderBody("ooo-1-b", "ooo-order-1", "sent", t2)}),
+			delivery{"truv", orderBody("ooo-1-c", "ooo-order-1", "completed", t3)},
+			delivery{"truv", orderBody("ooo-1-a", "ooo-order-1", "pending", t1)},
+			delivery{"truv", orderBody("ooo-1-b", "ooo-order-1", "sent", t2)}),
 		orderCase("truv_order_tie", "ooo-order-2", 2,
-			delivery{"truv", truvOrderBody("ooo-2-a", "ooo-order-2", "pending", t1)},
-			delivery{"truv", truvOrderBody("ooo-2-b", "ooo-order-2", "completed", t2)},
-			delivery{"truv", truvOrderBody("ooo-2-c", "ooo-order-2", "sent", t2)}),
+			delivery{"truv", orderBody("ooo-2-a", "ooo-order-2", "pending", t1)},
+			delivery{"truv", orderBody("ooo-2-b", "ooo-order-2", "completed", t2)},
+			delivery{"truv", orderBody("ooo-2-c", "ooo-order-2", "sent", t2)}),
 		orderCase("swyft_order", "ooo-swyft-1", 0,
-			delivery{"swyft", swyftBody("ooo-s-b", "ooo-swyft-1", "Active", "Completed", t2)},
-			delivery{"swyft", swyftBody("ooo-s-a", "ooo-swyft-1", "Created", "Active", t1)}),
+			delivery{"swyft", orderBody("ooo-s-b", "ooo-swyft-1", "Completed", t2)},
+			delivery{"swyft", orderBody("ooo-s-a", "ooo-swyft-1", "Active", t1)}),
 		sessionCase("truv_task", "ooo-task-1", 0,
-			delivery{"truv", truvTaskBody("ooo-t-c", "ooo-task-1", "done", t3)},
-			delivery{"truv", truvTaskBody("ooo-t-a", "ooo-task-1", "login", t1)},
-			delivery{"truv", truvTaskBody("ooo-t-b", "ooo-task-1", "parse", t2)}),
+			delivery{"truv", sessionBody("ooo-t-c", "ooo-task-1", "done", t3)},
+			delivery{"truv", sessionBody("ooo-t-a", "ooo-task-1", "credentials_submitted", t1)},
+			delivery{"truv", sessionBody("ooo-t-b", "ooo-task-1", "processing", t2)}),
 		sessionCase("finicity_session", "7000000001", 0,
-			delivery{"finicity", finicityBody("done", "7000000001", ms+3000, finicityHex(0xc3))},
-			delivery{"finicity", finicityBody("started", "7000000001", ms+1000, finicityHex(0xc1))},
-			delivery{"finicity", finicityBody("institutionSupported", "7000000001", ms+2000, finicityHex(0xc2))}),
+			delivery{"finicity", sessionBody("ooo-f-c3", "7000000001", "done", t3)},
+			delivery{"finicity", sessionBody("ooo-f-c1", "7000000001", "started", t1)},
+			delivery{"finicity", sessionBody("ooo-f-c2", "7000000001", "institution_selected", t2)}),
 		sessionCase("finicity_session_tie", "7000000002", 2,
-			delivery{"finicity", finicityBody("started", "7000000002", ms+1000, finicityHex(0xd1))},
-			delivery{"finicity", finicityBody("done", "7000000002", ms+2000, finicityHex(0xd2))},
-			delivery{"finicity", finicityBody("institutionSupported", "7000000002", ms+2000, finicityHex(0xd3))}),
+			delivery{"finicity", sessionBody("ooo-f-d1", "7000000002", "started", t1)},
+			delivery{"finicity", sessionBody("ooo-f-d2", "7000000002", "done", t2)},
+			delivery{"finicity", sessionBody("ooo-f-d3", "7000000002", "institution_selected", t2)}),
 	}
 	e := newTestEnv(t, envOptions{})
 	for _, tt := range tests {

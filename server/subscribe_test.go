@@ -38,8 +38,8 @@ import (
 // This file tests the gRPC Subscribe stream: every filter and start
 // position, resuming under concurrency, cursors outside the retained log and
 // a subscriber that stops reading. It also holds the helpers the REST, SSE
-// and state tests share: deliveries of every provider, a mixed log, the
-// test's own filter predicate and stream readers.
+// and state tests share: deliveries to every provider's (fake) source, a
+// mixed log, the test's own filter predicate and stream readers.
 
 var subscribeSeed = flag.Uint64("subscribe.seed", 0, "seed of TestSubscribeResumeRandomized (0: pick one and log it)")
 
@@ -47,7 +47,8 @@ var subscribeSeed = flag.Uint64("subscribe.seed", 0, "seed of TestSubscribeResum
 // failure and is never what a test measures.
 const guard = 30 * time.Second
 
-// Subjects of the test logs.
+// Subjects of the test logs, named after the provider whose fake source
+// they are posted to and the shape of the real provider's ids.
 const (
 	truvOrderA    = "truv-order-a"
 	truvOrderB    = "truv-order-b"
@@ -59,7 +60,8 @@ const (
 	swyftOrderB   = "0b6f2c1e-swyft-b"
 )
 
-// delivery is one webhook delivery: the provider path segment and the body.
+// delivery is one webhook delivery to the default source of a provider:
+// the provider path segment and the (fake) body.
 type delivery struct {
 	provider string
 	body     []byte
@@ -71,15 +73,7 @@ func (e *testEnv) request(ctx context.Context, d delivery) (*http.Request, error
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	switch d.provider {
-	case "truv":
-		req.Header.Set("X-Webhook-Sign", signTruv(testTruvSecret, d.body))
-	case "finicity":
-		req.Header.Set("X-Finicity-Signature", signFinicity(testFinicitySecret, d.body))
-	case "swyft":
-		req.Header.Set("Authorization", testSwyftAuth)
-	}
+	req.Header = authHeaders(d.provider)
 	return req, nil
 }
 
@@ -133,33 +127,30 @@ func (e *testEnv) deliverAll(t testing.TB, ds ...delivery) uint64 {
 	return last
 }
 
-// finicityHex returns the 24 hex digits of a Finicity eventId, unique to n.
-func finicityHex(n int) string { return fmt.Sprintf("%024x", n) }
-
-// mixedRound returns round r of the mixed log: for each of two subjects a
-// Truv order, a Truv task, a Finicity session and a Swyft order event, plus
-// an unmapped Finicity event. Statuses and provider times advance with r;
-// every event id is unique to its round.
+// mixedRound returns round r of the mixed log: for each of two subjects an
+// order and a session to the Truv source, a session to the Finicity source
+// and an order to the Swyft source, plus an unmapped event to the Finicity
+// source. Statuses, stages and provider times advance with r; every event
+// id is unique to its round.
 func mixedRound(r int) []delivery {
 	ts := time.Date(2025, 1, 1, 0, r, 0, 0, time.UTC).Format(time.RFC3339)
 	orderStatus := []string{"pending", "sent", "completed"}[r%3]
-	taskStatus := []string{"login", "parse", "done"}[r%3]
-	finType := []string{"started", "institutionSupported", "done"}[r%3]
-	swyftStatus := []string{"Created", "Under Review", "Active", "Completed"}
-	millis := int64(1_700_000_000_000 + r*1000)
+	taskStage := []string{"credentials_submitted", "processing", "done"}[r%3]
+	finStage := []string{"started", "institution_selected", "done"}[r%3]
+	swyftStatus := []string{"Under Review", "Active", "Completed"}[r%3]
 	var ds []delivery
-	for i, s := range []struct{ order, task, cust, swyft string }{
+	for _, s := range []struct{ order, task, cust, swyft string }{
 		{truvOrderA, truvTaskA, finicityCustA, swyftOrderA},
 		{truvOrderB, truvTaskB, finicityCustB, swyftOrderB},
 	} {
 		ds = append(ds,
-			delivery{"truv", truvOrderBody(fmt.Sprintf("wh-%d-%s", r, s.order), s.order, orderStatus, ts)},
-			delivery{"truv", truvTaskBody(fmt.Sprintf("wh-%d-%s", r, s.task), s.task, taskStatus, ts)},
-			delivery{"finicity", finicityBody(finType, s.cust, millis+int64(i), finicityHex(r*10+i))},
-			delivery{"swyft", swyftBody(fmt.Sprintf("sw-%d-%s", r, s.swyft), s.swyft, swyftStatus[r%3], swyftStatus[r%3+1], ts)},
+			delivery{"truv", orderBody(fmt.Sprintf("wh-%d-%s", r, s.order), s.order, orderStatus, ts)},
+			delivery{"truv", sessionBody(fmt.Sprintf("wh-%d-%s", r, s.task), s.task, taskStage, ts)},
+			delivery{"finicity", sessionBody(fmt.Sprintf("fin-%d-%s", r, s.cust), s.cust, finStage, ts)},
+			delivery{"swyft", orderBody(fmt.Sprintf("sw-%d-%s", r, s.swyft), s.swyft, swyftStatus, ts)},
 		)
 	}
-	return append(ds, delivery{"finicity", finicityBody("somethingNew", finicityCustA, millis+5, finicityHex(r*10+5))})
+	return append(ds, delivery{"finicity", unmappedBody(fmt.Sprintf("new-%d", r), finicityCustA)})
 }
 
 // rounds concatenates mixed rounds from..to-1.
@@ -448,18 +439,18 @@ func TestSubscribeEarliestEmptyLog(t *testing.T) {
 func randomDelivery(rng *rand.Rand, i int) delivery {
 	ts := time.Date(2025, 1, 1, 0, 0, i, 0, time.UTC).Format(time.RFC3339)
 	pick := func(vs ...string) string { return vs[rng.IntN(len(vs))] }
+	id := fmt.Sprintf("wh-%d", i)
 	switch rng.IntN(5) {
 	case 0:
-		return delivery{"truv", truvOrderBody(fmt.Sprintf("wh-%d", i), pick(truvOrderA, truvOrderB), pick("pending", "sent", "completed"), ts)}
+		return delivery{"truv", orderBody(id, pick(truvOrderA, truvOrderB), pick("pending", "sent", "completed"), ts)}
 	case 1:
-		return delivery{"truv", truvTaskBody(fmt.Sprintf("wh-%d", i), pick(truvTaskA, truvTaskB), pick("login", "parse", "done"), ts)}
+		return delivery{"truv", sessionBody(id, pick(truvTaskA, truvTaskB), pick("credentials_submitted", "processing", "done"), ts)}
 	case 2:
-		return delivery{"finicity", finicityBody(pick("started", "institutionSupported", "done"), pick(finicityCustA, finicityCustB),
-			1_700_000_000_000+int64(i), finicityHex(i))}
+		return delivery{"finicity", sessionBody(id, pick(finicityCustA, finicityCustB), pick("started", "institution_selected", "done"), ts)}
 	case 3:
-		return delivery{"swyft", swyftBody(fmt.Sprintf("sw-%d", i), pick(swyftOrderA, swyftOrderB), "Created", pick("Active", "Completed"), ts)}
+		return delivery{"swyft", orderBody(id, pick(swyftOrderA, swyftOrderB), pick("Active", "Completed"), ts)}
 	default:
-		return delivery{"finicity", finicityBody("somethingNew", pick(finicityCustA, finicityCustB), 1_700_000_000_000+int64(i), finicityHex(i))}
+		return delivery{"finicity", unmappedBody(id, pick(finicityCustA, finicityCustB))}
 	}
 }
 
@@ -725,9 +716,9 @@ func TestSubscribeCursorOutOfRange(t *testing.T) {
 	}
 }
 
-// paddedTruvOrder returns a Truv order body of about 1 KiB.
-func paddedTruvOrder(i int) delivery {
-	body := truvOrderBody(fmt.Sprintf("wh-pad-%d", i), fmt.Sprintf("order-%d", i%7), "pending", "2025-01-01T00:00:00Z")
+// paddedOrder returns an order delivery to the Truv source of about 1 KiB.
+func paddedOrder(i int) delivery {
+	body := orderBody(fmt.Sprintf("wh-pad-%d", i), fmt.Sprintf("order-%d", i%7), "pending", "2025-01-01T00:00:00Z")
 	body = append([]byte(`{"padding":"`+strings.Repeat("x", 800)+`",`), body[1:]...)
 	return delivery{"truv", body}
 }
@@ -825,7 +816,7 @@ func TestSubscribeStuckSubscriber(t *testing.T) {
 	for p := range posters {
 		g.Go(func() error {
 			for i := p; i < events; i += posters {
-				seq, err := e.deliver(gctx, paddedTruvOrder(i))
+				seq, err := e.deliver(gctx, paddedOrder(i))
 				if err != nil {
 					return err
 				}
