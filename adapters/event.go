@@ -38,7 +38,6 @@ func EventID(dedupKey string, index int) string {
 	return "evt_" + hex.EncodeToString(h.Sum(nil)[:16])
 }
 
-
 // Envelope holds what every event of a delivery shares.
 type Envelope struct {
 	Provider          hooklinev1.Provider

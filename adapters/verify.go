@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"hash"
+	"net/http"
 	"strings"
 	"sync"
 )
@@ -90,4 +91,21 @@ func VerifyStatic(got string, secrets [][]byte) bool {
 		ok |= subtle.ConstantTimeCompare(g[:], w[:])
 	}
 	return ok == 1
+}
+
+// VerifyStaticHeader checks a static credential: the delivery must carry
+// exactly one header name whose whole value equals one of the secrets
+// (VerifyStatic). It returns an error wrapping ErrUnauthenticated that says
+// what was wrong, never the value.
+func VerifyStaticHeader(h http.Header, name string, secrets [][]byte) error {
+	values := h.Values(name)
+	switch {
+	case len(values) == 0 || values[0] == "":
+		return Errorf(ErrUnauthenticated, "missing %s header", name)
+	case len(values) > 1:
+		return Errorf(ErrUnauthenticated, "more than one %s header", name)
+	case !VerifyStatic(values[0], secrets):
+		return Errorf(ErrUnauthenticated, "%s header does not match", name)
+	}
+	return nil
 }

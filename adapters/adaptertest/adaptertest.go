@@ -1,5 +1,6 @@
 // Package adaptertest holds what every provider adapter is tested with: the
-// fixture and golden runner, the conformance suite and fuzz helpers.
+// fixture and golden runner, the conformance suite and fuzz helpers; and a
+// provider-neutral fake adapter (Fake) for tests of what consumes adapters.
 //
 // Fixtures live in the provider package's testdata/fixtures/NAME.json (the
 // exact body a provider sends) with an optional NAME.headers file

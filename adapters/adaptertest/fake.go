@@ -158,16 +158,7 @@ func (a *Fake) Verify(d *adapters.Delivery) error {
 	if a.unauthenticated {
 		return nil
 	}
-	values := d.Header.Values(FakeTokenHeader)
-	switch {
-	case len(values) == 0 || values[0] == "":
-		return adapters.Errorf(adapters.ErrUnauthenticated, "missing %s header", FakeTokenHeader)
-	case len(values) > 1:
-		return adapters.Errorf(adapters.ErrUnauthenticated, "more than one %s header", FakeTokenHeader)
-	case !adapters.VerifyStatic(values[0], a.secrets):
-		return adapters.Errorf(adapters.ErrUnauthenticated, "%s header does not match", FakeTokenHeader)
-	}
-	return nil
+	return adapters.VerifyStaticHeader(d.Header, FakeTokenHeader, a.secrets)
 }
 
 // fakeMissingKind is the provider event type of a delivery without a kind.

@@ -123,16 +123,7 @@ func (a *Adapter) Verify(d *adapters.Delivery) error {
 	if a.unauthenticated {
 		return nil
 	}
-	values := d.Header.Values(AuthorizationHeader)
-	switch {
-	case len(values) == 0 || values[0] == "":
-		return adapters.Errorf(adapters.ErrUnauthenticated, "missing %s header", AuthorizationHeader)
-	case len(values) > 1:
-		return adapters.Errorf(adapters.ErrUnauthenticated, "more than one %s header", AuthorizationHeader)
-	case !adapters.VerifyStatic(values[0], a.secrets):
-		return adapters.Errorf(adapters.ErrUnauthenticated, "%s header does not match", AuthorizationHeader)
-	}
-	return nil
+	return adapters.VerifyStaticHeader(d.Header, AuthorizationHeader, a.secrets)
 }
 
 // missingEventType is the provider event type of a delivery without an event

@@ -68,4 +68,3 @@ func TestLagWatchMarksStayBounded(t *testing.T) {
 		t.Errorf("after applying half: lag %s, want at least %s and close to it", lag, exact)
 	}
 }
-
