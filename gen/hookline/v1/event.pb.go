@@ -569,7 +569,24 @@ type Event struct {
 	DeliveryId string `protobuf:"bytes,15,opt,name=delivery_id,json=deliveryId,proto3" json:"delivery_id,omitempty"`
 	// The key the gateway de-duplicates this event on, derived from the
 	// provider's event id (or body hash) as documented in the README.
-	DedupKey      string `protobuf:"bytes,16,opt,name=dedup_key,json=dedupKey,proto3" json:"dedup_key,omitempty"`
+	DedupKey string `protobuf:"bytes,16,opt,name=dedup_key,json=dedupKey,proto3" json:"dedup_key,omitempty"`
+	// Version of the provider mapping that produced this event. Every
+	// provider's mapping has a version, raised whenever its output for some
+	// delivery changes. 0 on events stored before versions were recorded;
+	// they count as version 1.
+	MappingVersion uint32 `protobuf:"varint,17,opt,name=mapping_version,json=mappingVersion,proto3" json:"mapping_version,omitempty"`
+	// On a corrected event (see derived): the id of the event it supersedes,
+	// the original event or an earlier correction of it. Empty otherwise.
+	SupersedesId string `protobuf:"bytes,18,opt,name=supersedes_id,json=supersedesId,proto3" json:"supersedes_id,omitempty"`
+	// True for a corrected event that AdminService.Reprocess derived from a
+	// stored delivery with a newer mapping (the delivery's signature was
+	// verified when it was received); false for an event received from the
+	// provider.
+	Derived bool `protobuf:"varint,19,opt,name=derived,proto3" json:"derived,omitempty"`
+	// The W3C trace context (`traceparent` header value) of the span that
+	// ingested the delivery, when tracing is on; a consumer can continue the
+	// delivery's trace from it. Empty when tracing is off.
+	TraceParent   string `protobuf:"bytes,20,opt,name=trace_parent,json=traceParent,proto3" json:"trace_parent,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -725,6 +742,34 @@ func (x *Event) GetDeliveryId() string {
 func (x *Event) GetDedupKey() string {
 	if x != nil {
 		return x.DedupKey
+	}
+	return ""
+}
+
+func (x *Event) GetMappingVersion() uint32 {
+	if x != nil {
+		return x.MappingVersion
+	}
+	return 0
+}
+
+func (x *Event) GetSupersedesId() string {
+	if x != nil {
+		return x.SupersedesId
+	}
+	return ""
+}
+
+func (x *Event) GetDerived() bool {
+	if x != nil {
+		return x.Derived
+	}
+	return false
+}
+
+func (x *Event) GetTraceParent() string {
+	if x != nil {
+		return x.TraceParent
 	}
 	return ""
 }
@@ -2422,7 +2467,7 @@ var File_hookline_v1_event_proto protoreflect.FileDescriptor
 
 const file_hookline_v1_event_proto_rawDesc = "" +
 	"\n" +
-	"\x17hookline/v1/event.proto\x12\vhookline.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa3\x05\n" +
+	"\x17hookline/v1/event.proto\x12\vhookline.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xae\x06\n" +
 	"\x05Event\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x121\n" +
 	"\bprovider\x18\x02 \x01(\x0e2\x15.hookline.v1.ProviderR\bprovider\x12\x16\n" +
@@ -2441,7 +2486,11 @@ const file_hookline_v1_event_proto_rawDesc = "" +
 	"\x03raw\x18\x0e \x01(\v2\x18.hookline.v1.RawDeliveryR\x03raw\x12\x1f\n" +
 	"\vdelivery_id\x18\x0f \x01(\tR\n" +
 	"deliveryId\x12\x1b\n" +
-	"\tdedup_key\x18\x10 \x01(\tR\bdedupKeyB\x06\n" +
+	"\tdedup_key\x18\x10 \x01(\tR\bdedupKey\x12'\n" +
+	"\x0fmapping_version\x18\x11 \x01(\rR\x0emappingVersion\x12#\n" +
+	"\rsupersedes_id\x18\x12 \x01(\tR\fsupersedesId\x12\x18\n" +
+	"\aderived\x18\x13 \x01(\bR\aderived\x12!\n" +
+	"\ftrace_parent\x18\x14 \x01(\tR\vtraceParentB\x06\n" +
 	"\x04body\"\x99\x06\n" +
 	"\n" +
 	"OrderEvent\x12\x19\n" +

@@ -87,9 +87,14 @@ type EventFilter struct {
 	// Unified event types to match.
 	EventTypes []EventType `protobuf:"varint,3,rep,packed,name=event_types,json=eventTypes,proto3,enum=hookline.v1.EventType" json:"event_types,omitempty"`
 	// Providers to match.
-	Providers     []Provider `protobuf:"varint,4,rep,packed,name=providers,proto3,enum=hookline.v1.Provider" json:"providers,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Providers []Provider `protobuf:"varint,4,rep,packed,name=providers,proto3,enum=hookline.v1.Provider" json:"providers,omitempty"`
+	// Leave out events that a corrected event supersedes (see
+	// Event.supersedes_id): the original of a corrected event, or an earlier
+	// correction. A live subscription cannot leave out an event delivered
+	// before its correction existed; the correction follows as a new event.
+	ExcludeSuperseded bool `protobuf:"varint,5,opt,name=exclude_superseded,json=excludeSuperseded,proto3" json:"exclude_superseded,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *EventFilter) Reset() {
@@ -148,6 +153,13 @@ func (x *EventFilter) GetProviders() []Provider {
 		return x.Providers
 	}
 	return nil
+}
+
+func (x *EventFilter) GetExcludeSuperseded() bool {
+	if x != nil {
+		return x.ExcludeSuperseded
+	}
+	return false
 }
 
 // SubscribeRequest opens a subscription.
@@ -1113,13 +1125,14 @@ var File_hookline_v1_event_service_proto protoreflect.FileDescriptor
 
 const file_hookline_v1_event_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1fhookline/v1/event_service.proto\x12\vhookline.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17hookline/v1/event.proto\"\xbb\x01\n" +
+	"\x1fhookline/v1/event_service.proto\x12\vhookline.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17hookline/v1/event.proto\"\xea\x01\n" +
 	"\vEventFilter\x12\x1b\n" +
 	"\torder_ids\x18\x01 \x03(\tR\borderIds\x12!\n" +
 	"\fsession_keys\x18\x02 \x03(\tR\vsessionKeys\x127\n" +
 	"\vevent_types\x18\x03 \x03(\x0e2\x16.hookline.v1.EventTypeR\n" +
 	"eventTypes\x123\n" +
-	"\tproviders\x18\x04 \x03(\x0e2\x15.hookline.v1.ProviderR\tproviders\"\xb5\x02\n" +
+	"\tproviders\x18\x04 \x03(\x0e2\x15.hookline.v1.ProviderR\tproviders\x12-\n" +
+	"\x12exclude_superseded\x18\x05 \x01(\bR\x11excludeSuperseded\"\xb5\x02\n" +
 	"\x10SubscribeRequest\x120\n" +
 	"\x06filter\x18\x01 \x01(\v2\x18.hookline.v1.EventFilterR\x06filter\x12'\n" +
 	"\x0eafter_sequence\x18\x02 \x01(\x04H\x00R\rafterSequence\x12;\n" +
