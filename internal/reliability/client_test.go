@@ -237,6 +237,8 @@ type loader struct {
 	gen     func(i int) delivery
 	client  *http.Client
 	targets func() []string // base URLs of the gateways up now; none while down
+	// first is the number of the first delivery it generates.
+	first int
 	// limit stops generating new deliveries after that many; 0: no limit.
 	limit int
 	// pace is the pause of each poster between two requests.
@@ -250,8 +252,8 @@ type loader struct {
 }
 
 // run starts workers posters; it returns a function that stops generating
-// new deliveries and waits until every generated one was acknowledged (or
-// ctx ended).
+// new deliveries (a loader with a limit: once it generated that many) and
+// waits until every generated one was acknowledged (or ctx ended).
 func (l *loader) run(ctx context.Context, workers int) (drain func()) {
 	l.producing.Store(true)
 	var wg sync.WaitGroup
@@ -267,7 +269,8 @@ func (l *loader) run(ctx context.Context, workers int) (drain func()) {
 
 // take returns the next delivery to send: a retry first, else a new one.
 // It reports false when there is nothing to do now, and finished when there
-// never will be again.
+// never will be again. A loader with a limit generates up to it whether or
+// not it was drained.
 func (l *loader) take() (i int, ok, finished bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -276,14 +279,15 @@ func (l *loader) take() (i int, ok, finished bool) {
 		l.inFlight++
 		return i, true, false
 	}
-	if l.producing.Load() {
+	if l.limit > 0 || l.producing.Load() {
 		n := int(l.next.Add(1)) - 1
 		if l.limit == 0 || n < l.limit {
 			l.inFlight++
-			return n, true, false
+			return l.first + n, true, false
 		}
 	}
-	return 0, false, l.inFlight == 0 && !l.producing.Load()
+	exhausted := l.limit > 0 || !l.producing.Load()
+	return 0, false, exhausted && l.inFlight == 0
 }
 
 func (l *loader) finish(i int, again bool) {

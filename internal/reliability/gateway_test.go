@@ -378,3 +378,52 @@ func (g *gateway) waitIndexed(t *testing.T, seq uint64) time.Duration {
 	}, func() bool { return g.appliedSequence() >= seq })
 	return time.Since(start)
 }
+
+// restarter runs one gateway at a time on one data directory and restarts
+// it after each kill. Clients find the live process through current, which
+// is set as soon as a process listens (before its index caught up, as a
+// provider would reach it) and cleared when it is killed.
+type restarter struct {
+	t       *testing.T
+	opts    gatewayOptions
+	set     gatewaySet
+	started int
+	latest  atomic.Pointer[gateway] // the process started last
+	current atomic.Pointer[gateway] // the process clients use; nil while none listens
+}
+
+func newRestarter(t *testing.T, o gatewayOptions) *restarter {
+	return &restarter{t: t, opts: o}
+}
+
+// start starts the next process and returns at once.
+func (r *restarter) start() *gateway {
+	r.t.Helper()
+	r.started++
+	g := r.set.add(startGateway(r.t, fmt.Sprintf("gateway-%d", r.started), r.opts))
+	r.latest.Store(g)
+	go func() {
+		select {
+		case <-g.listening:
+			if r.latest.Load() == g && g.running() {
+				r.current.Store(g)
+			}
+		case <-g.exited:
+		}
+	}()
+	return g
+}
+
+// kill kills g with SIGKILL and clears current.
+func (r *restarter) kill(g *gateway) {
+	g.kill()
+	r.current.CompareAndSwap(g, nil)
+}
+
+// targets is the base URL of the live process, or none.
+func (r *restarter) targets() []string {
+	if g := r.current.Load(); g != nil {
+		return []string{g.http}
+	}
+	return nil
+}

@@ -2,9 +2,7 @@ package reliability
 
 import (
 	"context"
-	"fmt"
 	"math/rand/v2"
-	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -23,22 +21,11 @@ func TestKillUnderLoad(t *testing.T) {
 	f := newFigures(t, "1. kill -9 under signed load")
 	rounds := counts(3, 24)
 	startupKills := counts(1, 6)
-	dataDir := t.TempDir()
-	var (
-		set     gatewaySet
-		latest  atomic.Pointer[gateway] // the process started last
-		current atomic.Pointer[gateway] // where the posters send, nil while none listens
-	)
+	rs := newRestarter(t, gatewayOptions{dataDir: t.TempDir()})
 	led := newLedger()
 	ld := &loader{
 		led: led, gen: mix{run: "kill", keys: counts(20, 150)}.at, client: newClient(4),
-		pace: 2 * time.Millisecond,
-		targets: func() []string {
-			if g := current.Load(); g != nil {
-				return []string{g.http}
-			}
-			return nil
-		},
+		pace: 2 * time.Millisecond, targets: rs.targets,
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(counts(2, 30))*time.Minute)
 	defer cancel()
@@ -52,19 +39,7 @@ func TestKillUnderLoad(t *testing.T) {
 	}
 	var beforeListening, beforeReady int
 	for r := range rounds {
-		g := set.add(startGateway(t, fmt.Sprintf("gateway-%d", r+1), gatewayOptions{dataDir: dataDir}))
-		latest.Store(g)
-		go func() {
-			// Providers reach the gateway as soon as it listens: until its
-			// index caught up they get 503.
-			select {
-			case <-g.listening:
-				if latest.Load() == g && g.running() {
-					current.Store(g)
-				}
-			case <-g.exited:
-			}
-		}()
+		g := rs.start()
 		if startup[r] {
 			sleepCtx(ctx, time.Duration(rng.IntN(300))*time.Millisecond)
 			switch {
@@ -78,14 +53,10 @@ func TestKillUnderLoad(t *testing.T) {
 			sleepCtx(ctx, time.Duration(300+rng.IntN(1200))*time.Millisecond)
 			g.checkAlive(t)
 		}
-		g.kill()
-		current.CompareAndSwap(g, nil)
+		rs.kill(g)
 		f.Rounds++
 	}
-	final := set.add(startGateway(t, "gateway-final", gatewayOptions{dataDir: dataDir}))
-	latest.Store(final)
-	final.waitListening(t)
-	current.Store(final)
+	final := rs.start()
 	final.waitReady(t)
 	drain()
 	if ctx.Err() != nil {
@@ -117,7 +88,7 @@ func TestKillUnderLoad(t *testing.T) {
 	sampled := checkState(t, api, deliveries, acks, counts(30, 300))
 	f.note("state checked for %d orders and sessions", sampled)
 	final.checkAlive(t)
-	f.PeakRSS = set.peakRSS()
+	f.PeakRSS = rs.set.peakRSS()
 }
 
 // isClosed reports whether ch is closed.
