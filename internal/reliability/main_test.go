@@ -31,6 +31,9 @@ import (
 var fullRun = flag.Bool("reliability.full", false,
 	"run every scenario at its full count and write RELIABILITY.md at the repository root")
 
+var prebuilt = flag.String("reliability.bin", "",
+	"test this hookline binary instead of building ./cmd/hookline (e.g. a release build, or another branch's)")
+
 // gatewayBin is the hookline binary TestMain builds once for every test.
 var gatewayBin string
 
@@ -55,11 +58,15 @@ func testMain(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	gatewayBin = filepath.Join(dir, "hookline")
-	build := exec.Command("go", "build", "-o", gatewayBin, "./cmd/hookline")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "reliability: go build ./cmd/hookline: %v\n%s", err, out)
-		return 1
+	if *prebuilt != "" {
+		gatewayBin = *prebuilt
+	} else {
+		build := exec.Command("go", "build", "-o", gatewayBin, "./cmd/hookline")
+		build.Dir = root
+		if out, err := build.CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "reliability: go build ./cmd/hookline: %v\n%s", err, out)
+			return 1
+		}
 	}
 	start := time.Now()
 	code := m.Run()

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	hooklinev1 "github.com/hookline/hookline/gen/hookline/v1"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -286,7 +287,7 @@ func grpcCode(err error) codes.Code { return status.Code(err) }
 func errorReason(err error) string {
 	st, _ := status.FromError(err)
 	for _, d := range st.Details() {
-		if info, ok := d.(interface{ GetReason() string }); ok {
+		if info, ok := d.(*errdetails.ErrorInfo); ok {
 			return info.GetReason()
 		}
 	}
