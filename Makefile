@@ -1,6 +1,7 @@
 # hookline — webhook normalization gateway. `make help` lists the targets.
-# Every tool runs at a version pinned in tools/go.mod (buf, protoc plugins),
-# so a fresh clone needs only Go and make.
+# Every tool runs at a version pinned in tools/go.mod (buf, protoc plugins)
+# or in clients/ts/package-lock.json (protoc-gen-es, TypeScript), so a fresh
+# clone needs only Go, Node 20 with npm, and make.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -11,6 +12,8 @@ TOOL     := $(GO) tool -modfile=tools/go.mod
 BUF      := $(TOOL) buf
 BASELINE := proto/baseline.binpb
 BIN      := bin
+NPM      ?= npm
+TS       := clients/ts
 # Extra flags for `go test` (e.g. TESTFLAGS='-run TestIngest -count=1').
 TESTFLAGS ?=
 
@@ -19,17 +22,27 @@ help: ## List the targets.
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: generate
-generate: ## Regenerate gen/ from proto/ (local plugins only).
+generate: $(TS)/node_modules ## Regenerate gen/ (Go) and clients/ts/gen/ (TypeScript) from proto/ (local plugins only).
 	$(BUF) generate
 
 .PHONY: check-generate
-check-generate: ## Fail when `make generate` would change gen/.
+check-generate: $(TS)/node_modules ## Fail when `make generate` would change gen/ or clients/ts/gen/.
 	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	$(BUF) generate -o "$$tmp"; \
-	if ! diff -r gen "$$tmp/gen" >/dev/null; then \
-		diff -r gen "$$tmp/gen" | head -40; \
-		echo "gen/ is stale: run 'make generate' and commit the result" >&2; exit 1; \
-	fi; echo "gen/ is up to date"
+	stale=0; \
+	for d in gen $(TS)/gen; do \
+		if ! diff -r "$$d" "$$tmp/$$d" >/dev/null; then \
+			{ diff -r "$$d" "$$tmp/$$d" || true; } | head -40; \
+			echo "$$d/ is stale: run 'make generate' and commit the result" >&2; stale=1; \
+		fi; \
+	done; \
+	if [ "$$stale" != 0 ]; then exit 1; fi; echo "gen/ and $(TS)/gen/ are up to date"
+
+# The TypeScript client's npm packages (protoc-gen-es for `generate`, tsc for
+# `test-ts`), exactly as pinned in its package-lock.json.
+$(TS)/node_modules: $(TS)/package.json $(TS)/package-lock.json
+	cd $(TS) && $(NPM) ci --no-audit --no-fund
+	@touch $@
 
 .PHONY: breaking
 breaking: ## Fail on breaking changes against the released baseline and the previous commit.
@@ -53,8 +66,12 @@ lint: ## go vet, gofmt, buf lint and buf format.
 	$(BUF) format -d --exit-code
 
 .PHONY: test
-test: lint check-generate breaking ## What CI runs: lint, generated-code and breaking checks, then all tests with -race.
+test: lint check-generate breaking test-ts ## What CI runs: lint, generated-code and breaking checks, the TypeScript client's tests, then all Go tests with -race.
 	$(GO) test -race -timeout 12m $(TESTFLAGS) ./...
+
+.PHONY: test-ts
+test-ts: $(TS)/node_modules ## Type-check and build clients/ts, then run its tests (node --test) against the real gateway.
+	cd $(TS) && $(NPM) test
 
 .PHONY: bench
 bench: ## Run the benchmarks behind BENCHMARKS.md (ratios against baselines measured in the same run; 1-2 min on 2 cores).

@@ -19,6 +19,7 @@ import (
 // Error codes of webhook error responses (`error.code`).
 const (
 	codeUnauthenticated      = "unauthenticated"
+	codeBadRequest           = "bad_request"
 	codeMalformed            = "malformed_payload"
 	codeUnsupportedMediaType = "unsupported_media_type"
 	codeTooLarge             = "payload_too_large"
@@ -33,6 +34,9 @@ const (
 // errTooLarge is returned when a body exceeds the size cap.
 var errTooLarge = errors.New("body exceeds the size limit")
 
+// errIncompleteBody is returned when the body cannot be read to its end.
+var errIncompleteBody = errors.New("request body could not be read")
+
 // webhookError is a classified failure of one delivery.
 type webhookError struct {
 	status int
@@ -43,6 +47,7 @@ type webhookError struct {
 // classify maps a domain error to its HTTP status, code and public reason.
 func classify(err error) webhookError {
 	var ae *adapters.Error
+	var tooLarge *eventlog.TooLargeError
 	reason := ""
 	if errors.As(err, &ae) {
 		reason = ae.Reason
@@ -56,6 +61,11 @@ func classify(err error) webhookError {
 		return webhookError{http.StatusUnsupportedMediaType, codeUnsupportedMediaType, reason}
 	case errors.Is(err, errTooLarge):
 		return webhookError{http.StatusRequestEntityTooLarge, codeTooLarge, err.Error()}
+	case errors.As(err, &tooLarge):
+		return webhookError{http.StatusRequestEntityTooLarge, codeTooLarge, tooLarge.Error()}
+	case errors.Is(err, errIncompleteBody):
+		return webhookError{http.StatusBadRequest, codeBadRequest,
+			"the request body ended before its declared length, or its chunked encoding is broken"}
 	case errors.Is(err, eventlog.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		return webhookError{http.StatusServiceUnavailable, codeUnavailable, "the event store is unavailable; retry later"}
 	default:

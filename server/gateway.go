@@ -25,7 +25,8 @@ import (
 func (s *Server) gateway(inproc *bufconn.Listener) (http.Handler, *grpc.ClientConn, error) {
 	conn, err := grpc.NewClient("passthrough:///hookline-inproc",
 		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return inproc.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(s.maxMessageBytes())))
 	if err != nil {
 		return nil, nil, fmt.Errorf("gateway dial: %w", err)
 	}
@@ -35,6 +36,14 @@ func (s *Server) gateway(inproc *bufconn.Listener) (http.Handler, *grpc.ClientCo
 		return nil, nil, fmt.Errorf("gateway register: %w", err)
 	}
 	return goneOnExpiredCursor(mux), conn, nil
+}
+
+// maxMessageBytes is the largest message the EventService sends: a page of
+// events (MaxPageBytes) or one event as large as the log stores, with
+// room for the framing. gRPC clients need a receive limit at least this
+// large; with the default body cap it is within gRPC's default 4 MiB.
+func (s *Server) maxMessageBytes() int {
+	return int(max(MaxPageBytes, s.log.MaxPayload()) + 64<<10)
 }
 
 // reason returns the ErrorInfo reason of a status, if any.

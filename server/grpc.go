@@ -4,19 +4,24 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
-	"slices"
+	"fmt"
 	"strconv"
 	"strings"
 
 	hooklinev1 "github.com/hookline/hookline/gen/hookline/v1"
 	"github.com/hookline/hookline/internal/eventlog"
 	"github.com/hookline/hookline/internal/fanout"
+	"google.golang.org/protobuf/proto"
 )
 
-// Page size bounds of ListEvents.
+// Page bounds of ListEvents: at most maxPageSize events and MaxPageBytes
+// bytes of events; a page ends early, with a next_page_token, when the next
+// event would exceed the byte budget, except that an event larger than the
+// budget is served alone.
 const (
 	defaultPageSize = 100
 	maxPageSize     = 1000
+	MaxPageBytes    = 2 << 20
 )
 
 // eventService implements hooklinev1.EventServiceServer.
@@ -90,14 +95,40 @@ func (e *eventService) GetSession(ctx context.Context, req *hooklinev1.GetSessio
 	return &hooklinev1.GetSessionResponse{Session: st}, nil
 }
 
+// Filter bounds: each list holds at most MaxFilterValues values, and each
+// order id or session key at most MaxFilterValueBytes bytes. An id longer
+// than that (no provider issues one) is still stored, and readable with
+// GetOrder/GetSession or by a filter on provider or type.
+const (
+	MaxFilterValues     = 1000
+	MaxFilterValueBytes = 1024
+)
+
 func validateFilter(f *hooklinev1.EventFilter) error {
-	// No order or session has an empty id; and an empty one would become a
-	// wildcard NATS filter subject that overlaps the others.
-	if slices.Contains(f.GetOrderIds(), "") {
-		return invalidArgument("filter.order_ids: empty value")
+	for _, l := range []struct {
+		name string
+		n    int
+	}{{"order_ids", len(f.GetOrderIds())}, {"session_keys", len(f.GetSessionKeys())},
+		{"event_types", len(f.GetEventTypes())}, {"providers", len(f.GetProviders())}} {
+		if l.n > MaxFilterValues {
+			return invalidArgument(fmt.Sprintf("filter.%s: %d values; at most %d are allowed", l.name, l.n, MaxFilterValues))
+		}
 	}
-	if slices.Contains(f.GetSessionKeys(), "") {
-		return invalidArgument("filter.session_keys: empty value")
+	for _, l := range []struct {
+		name string
+		vs   []string
+	}{{"order_ids", f.GetOrderIds()}, {"session_keys", f.GetSessionKeys()}} {
+		for _, v := range l.vs {
+			switch {
+			case v == "":
+				// No order or session has an empty id; and an empty one
+				// would become a wildcard NATS filter subject that overlaps
+				// the others.
+				return invalidArgument("filter." + l.name + ": empty value")
+			case len(v) > MaxFilterValueBytes:
+				return invalidArgument(fmt.Sprintf("filter.%s: a value of %d bytes; values are at most %d bytes", l.name, len(v), MaxFilterValueBytes))
+			}
+		}
 	}
 	for _, t := range f.GetEventTypes() {
 		if _, ok := hooklinev1.EventType_name[int32(t)]; !ok || t == hooklinev1.EventType_EVENT_TYPE_UNSPECIFIED {
@@ -167,12 +198,18 @@ func (s *Server) listEvents(ctx context.Context, req *hooklinev1.ListEventsReque
 	}
 	filter := fanout.NewFilter(req.GetFilter())
 	resp := &hooklinev1.ListEventsResponse{}
+	pageBytes := 0
 	_, err = s.log.Read(ctx, eventlog.Start{AfterSequence: after}, filterSubjects(s.log.SubjectPrefix(), req.GetFilter()), last,
 		func(ev *hooklinev1.Event) error {
 			if !filter.Match(ev) {
 				return nil
 			}
+			n := proto.Size(ev)
+			if len(resp.Events) > 0 && pageBytes+n > MaxPageBytes {
+				return errPageFull
+			}
 			resp.Events = append(resp.Events, ev)
+			pageBytes += n
 			if len(resp.Events) == size {
 				return errPageFull
 			}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"path"
 	"strconv"
 	"strings"
 	"sync"
@@ -53,10 +54,10 @@ type Source struct {
 // sourceStats are the per-source counters exported on /metrics.
 type sourceStats struct {
 	accepted, duplicates, unmapped, pings, events atomic.Int64
-	rejected                                      [6]atomic.Int64 // by rejectIndex
+	rejected                                      [len(rejectCodes)]atomic.Int64 // by rejectIndex
 }
 
-var rejectCodes = [...]string{codeUnauthenticated, codeMalformed, codeUnsupportedMediaType, codeTooLarge, codeUnavailable, codeInternal}
+var rejectCodes = [...]string{codeUnauthenticated, codeMalformed, codeBadRequest, codeUnsupportedMediaType, codeTooLarge, codeUnavailable, codeInternal}
 
 func rejectIndex(code string) int {
 	for i, c := range rejectCodes {
@@ -135,6 +136,21 @@ func (in *Ingest) Register(mux *http.ServeMux) {
 	// Any other path under /webhooks/ (a trailing slash, an extra
 	// segment): a JSON 404 that names the two valid forms.
 	mux.HandleFunc("/webhooks/", in.notFound)
+}
+
+// guardPaths answers the JSON 404 for a webhook path that is not clean
+// (`..`, `.`, `//`, or `/webhooks` alone), which http.ServeMux would
+// otherwise redirect to the cleaned path: a provider's POST is never
+// redirected, so that what it is configured with is what is served.
+func (in *Ingest) guardPaths(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		if c := path.Clean(p); c == "/webhooks" || strings.HasPrefix(c, "/webhooks/") && c != p {
+			in.notFound(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 func (in *Ingest) notFound(w http.ResponseWriter, r *http.Request) {
@@ -265,7 +281,9 @@ func (in *Ingest) handle(r *http.Request, src *Source, reqID string, start time.
 		buf.Grow(int(r.ContentLength))
 	}
 	if _, err := buf.ReadFrom(io.LimitReader(r.Body, in.opts.MaxBodyBytes+1)); err != nil {
-		return nil, fmt.Errorf("read body: %w", err)
+		// Cut off in transit, a broken chunked encoding, or the client went
+		// away: the client's fault, and nothing to verify.
+		return nil, fmt.Errorf("%w: %w", errIncompleteBody, err)
 	}
 	if int64(buf.Len()) > in.opts.MaxBodyBytes {
 		return nil, fmt.Errorf("%w (%d bytes)", errTooLarge, in.opts.MaxBodyBytes)
@@ -277,6 +295,11 @@ func (in *Ingest) handle(r *http.Request, src *Source, reqID string, start time.
 	norm, err := src.Adapter.Normalize(d)
 	if err != nil {
 		return nil, err
+	}
+	for _, ev := range norm.Events {
+		if err := checkIdentity(ev); err != nil {
+			return nil, err
+		}
 	}
 	out := &Accepted{RequestID: reqID, Ping: norm.Ping, Events: make([]AcceptedEvent, 0, len(norm.Events))}
 	if norm.Ping {
@@ -324,6 +347,23 @@ func (in *Ingest) store(ctx context.Context, ev *hooklinev1.Event) (AcceptedEven
 		in.lag.saw(res.Sequence)
 	}
 	return ae, nil
+}
+
+// checkIdentity refuses an event whose identity (its de-duplication key,
+// built from the provider's event id, or its order id or session key)
+// holds U+FFFD. JSON decoding turns invalid UTF-8 bytes and unpaired
+// surrogate escapes into that character, so two ids that differ only in
+// such bytes would become one: the second delivery would be answered as a
+// duplicate of the first and lost.
+func checkIdentity(ev *hooklinev1.Event) error {
+	const replacement = "\uFFFD"
+	switch {
+	case strings.Contains(ev.GetDedupKey(), replacement):
+		return adapters.Errorf(adapters.ErrMalformed, "the event id holds invalid UTF-8 or an unpaired surrogate escape (or U+FFFD)")
+	case strings.Contains(ev.GetSubject(), replacement):
+		return adapters.Errorf(adapters.ErrMalformed, "the order id or session key holds invalid UTF-8 or an unpaired surrogate escape (or U+FFFD)")
+	}
+	return nil
 }
 
 // requestIDs hands out request ids: a caller's X-Request-Id when it is

@@ -274,7 +274,8 @@ func startNATS(t testing.TB, dir string, port int) *natsserver.Server {
 	if port == 0 {
 		port = -1
 	}
-	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: dir, NoSigs: true, NoLog: true})
+	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: dir, NoSigs: true, NoLog: true,
+		MaxPayload: int32(eventlog.PayloadFor(eventlog.DefaultMaxBodyBytes))})
 	if err != nil {
 		t.Fatal(err)
 	}

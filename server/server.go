@@ -42,6 +42,10 @@ type EventLog interface {
 	Read(ctx context.Context, start eventlog.Start, filters []string, upTo uint64, fn func(*hooklinev1.Event) error) (uint64, error)
 	Follow(ctx context.Context, after uint64, fn func([]*hooklinev1.Event) error) error
 	SubjectPrefix() string
+	// Check reports whether the log's connections are up.
+	Check() error
+	// MaxPayload is the largest event the log stores, in bytes.
+	MaxPayload() int64
 }
 
 // StateIndex is what the server needs of the local index. *index.Index
@@ -443,10 +447,14 @@ func (s *Server) HTTPHandler(gw http.Handler) http.Handler {
 	if gw != nil {
 		mux.Handle("/v1/", s.requireToken(gw))
 	}
-	return mux
+	return s.ingest.guardPaths(mux)
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if err := s.log.Check(); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "event store unavailable: " + err.Error()})
+		return
+	}
 	if !s.ready.Load() {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "index catching up with the log"})
 		return

@@ -93,6 +93,11 @@ func TestFlagsAndEnvironment(t *testing.T) {
 		{"--config", "x", "--max-index-lag", "-1s"},
 		{"--config", "x", "--fsync", "sometimes"},
 		{"--config", "x", "--max-subscriptions", "0"},
+		// Retention shorter than the duplicate window (NATS refuses the
+		// stream with a raw API error), and body caps the log cannot store.
+		{"--config", "x", "--retention", "10s", "--dedup-horizon", "5s"},
+		{"--config", "x", "--max-body-bytes", "0"},
+		{"--config", "x", "--max-body-bytes", "17000000"},
 		{"--config", "x", "--tls-cert", "cert.pem"},
 		// TLS settings without an external cluster, a certificate without its key.
 		{"--config", "x", "--nats-tls-ca", "ca.pem"},

@@ -123,6 +123,10 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 		return nil, errors.New("--config is required (see config/dev.yaml for an example)")
 	case o.fsync != "interval" && o.fsync != "always":
 		return nil, fmt.Errorf("--fsync must be interval or always, not %q", o.fsync)
+	case o.retention < o.dupWindow:
+		return nil, fmt.Errorf("--retention (%s) must be at least --nats-duplicate-window (%s): JetStream cannot remember an event id longer than it keeps the event", o.retention, o.dupWindow)
+	case o.maxBody < 1 || o.maxBody > eventlog.MaxBodyBytesLimit:
+		return nil, fmt.Errorf("--max-body-bytes must be between 1 and %d, not %d", eventlog.MaxBodyBytesLimit, o.maxBody)
 	case o.dedupHorizon > o.retention:
 		return nil, fmt.Errorf("--dedup-horizon (%s) must not exceed --retention (%s): ids are remembered only while their events are kept", o.dedupHorizon, o.retention)
 	case o.maxLag < 0:
@@ -247,7 +251,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Token: getenv("HOOKLINE_NATS_TOKEN"), User: o.natsUser, Password: getenv("HOOKLINE_NATS_PASSWORD"),
 		Listen: o.natsListen, ListenToken: getenv("HOOKLINE_NATS_LISTEN_TOKEN"), Replicas: o.natsReplicas,
 		MaxAge: o.retention, MaxBytes: o.retentionBytes, DuplicateWindow: o.dupWindow,
-		SyncInterval: o.fsyncInterval, SyncAlways: o.fsync == "always",
+		SyncInterval: o.fsyncInterval, SyncAlways: o.fsync == "always", MaxBodyBytes: o.maxBody,
 	})
 	if err != nil {
 		return err

@@ -76,7 +76,9 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-func start(t *testing.T, dataDir, configPath string) *gateway {
+// start runs the gateway on dataDir with configPath; extra flags follow
+// the defaults below (a later flag wins).
+func start(t *testing.T, dataDir, configPath string, extra ...string) *gateway {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
@@ -85,6 +87,7 @@ func start(t *testing.T, dataDir, configPath string) *gateway {
 		// A tiny JetStream window: retries after a restart can only be
 		// recognized by the (rebuilt) index.
 		"--nats-duplicate-window", "100ms", "--max-index-lag", "1s"}
+	args = append(args, extra...)
 	go func() {
 		err := run(ctx, args, func(k string) string { return testEnv[k] }, pw, g.logs)
 		pw.CloseWithError(fmt.Errorf("run returned: %v", err))

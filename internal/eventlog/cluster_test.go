@@ -57,6 +57,7 @@ func startCluster(t *testing.T, n int) ([]*server.Server, string) {
 			Cluster: server.ClusterOpts{Name: "hookline-test", Host: "127.0.0.1", Port: ports[i]},
 			Routes:  server.RoutesFromStr(strings.Join(routes, ",")),
 			NoSigs:  true, NoLog: true,
+			MaxPayload: int32(PayloadFor(DefaultMaxBodyBytes)),
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -122,7 +123,7 @@ func TestClusterFailover(t *testing.T) {
 
 	l := openWhenReady(t, Options{URL: urls, User: clusterUser, Password: clusterPassword, Replicas: 3})
 	defer l.Close()
-	info, err := l.stream.Info(ctx)
+	info, err := l.current().stream.Info(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

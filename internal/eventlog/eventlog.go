@@ -20,6 +20,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	hooklinev1 "github.com/hookline/hookline/gen/hookline/v1"
@@ -84,6 +87,12 @@ type Options struct {
 	SyncInterval time.Duration
 	// SyncAlways fsyncs every append on the embedded server.
 	SyncAlways bool
+	// MaxBodyBytes is the largest raw delivery body the log must be able to
+	// store in one event. The embedded server's max payload is sized from
+	// it (PayloadFor); Open refuses an external cluster whose max_payload
+	// cannot hold an event with a body this large (MinPayloadFor). Default
+	// DefaultMaxBodyBytes.
+	MaxBodyBytes int64
 
 	// shareConnection makes reads use the append connection, as before
 	// they had their own: the baseline of BenchmarkAppendDuringCatchUp.
@@ -109,19 +118,37 @@ func (o *Options) setDefaults() {
 	if o.SyncInterval <= 0 {
 		o.SyncInterval = time.Second
 	}
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = DefaultMaxBodyBytes
+	}
 }
 
 // Log is the event log.
 type Log struct {
 	opts Options
 	ns   *server.Server // nil with an external cluster
-	// Two connections: appends on nc, reads (the follower, subscribers'
-	// catch-up reads, lookups) on rnc. On one shared connection, the
-	// acknowledgements of appends queue behind the messages a large read is
-	// being sent, in the server's outbound buffer and in the client's read
-	// loop: BenchmarkAppendDuringCatchUp measured append p50 about 5 times
-	// higher while a subscriber caught up (p99 was not consistently
-	// different).
+	// cur holds the connections in use. Two connections: appends on nc,
+	// reads (the follower, subscribers' catch-up reads, lookups) on rnc. On
+	// one shared connection, the acknowledgements of appends queue behind
+	// the messages a large read is being sent, in the server's outbound
+	// buffer and in the client's read loop: BenchmarkAppendDuringCatchUp
+	// measured append p50 about 5 times higher while a subscriber caught up.
+	//
+	// A connection the NATS client closes for good (it does so on some
+	// server errors, where it does not reconnect) is replaced by the
+	// reopener goroutine; until then Check reports the log unavailable and
+	// calls on it fail with ErrUnavailable.
+	cur atomic.Pointer[conns]
+	// maxPayload is the largest message the server accepts, from its INFO.
+	maxPayload int64
+	reopen     chan struct{} // capacity 1: a wake-up, not a queue
+	stop       chan struct{} // closed by Close
+	stopped    chan struct{} // closed when the reopener has returned
+	closeOnce  sync.Once
+}
+
+// conns is one generation of the log's connections.
+type conns struct {
 	nc, rnc *nats.Conn
 	js      jetstream.JetStream // on nc: appends
 	stream  jetstream.Stream    // on rnc: everything else
@@ -130,50 +157,183 @@ type Log struct {
 // Open connects to (or starts) NATS and creates or updates the stream.
 func Open(ctx context.Context, opts Options) (*Log, error) {
 	opts.setDefaults()
-	l := &Log{opts: opts}
+	if err := checkBodyLimit(opts.MaxBodyBytes); err != nil {
+		return nil, err
+	}
+	l := &Log{opts: opts, reopen: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{})}
 	var err error
 	if opts.URL == "" {
 		if l.ns, err = startEmbedded(opts); err != nil {
 			return nil, err
 		}
 	}
-	if l.nc, err = l.connect("hookline"); err == nil {
-		if opts.shareConnection {
-			l.rnc = l.nc
-		} else {
-			l.rnc, err = l.connect("hookline-reader")
-		}
-	}
+	c, err := l.dial(ctx, nil, true)
 	if err != nil {
-		l.Close()
-		return nil, fmt.Errorf("connect to nats: %w", err)
+		l.shutdownServer()
+		return nil, fmt.Errorf("open event log: %w", err)
 	}
-	rjs, err := jetstream.New(l.rnc)
-	if err == nil {
-		l.js, err = jetstream.New(l.nc, jetstream.WithPublishAsyncMaxPending(4096), jetstream.WithPublishAsyncTimeout(30*time.Second))
+	l.cur.Store(c)
+	l.maxPayload = c.nc.MaxPayload()
+	if need := MinPayloadFor(opts.MaxBodyBytes); l.maxPayload < need {
+		l.closeConns(c)
+		l.shutdownServer()
+		return nil, &PayloadLimitError{ServerMax: l.maxPayload, MaxBodyBytes: opts.MaxBodyBytes}
 	}
-	if err != nil {
-		l.Close()
-		return nil, fmt.Errorf("jetstream: %w", err)
-	}
-	if l.stream, err = rjs.CreateOrUpdateStream(ctx, l.streamConfig()); err != nil {
-		l.Close()
-		return nil, fmt.Errorf("create stream %s: %w", opts.Stream, err)
-	}
+	go l.reopener()
 	return l, nil
 }
 
+// PayloadLimitError says that the NATS server's max_payload cannot hold an
+// event carrying a body at the configured cap.
+type PayloadLimitError struct {
+	// ServerMax is the server's max_payload in bytes.
+	ServerMax int64
+	// MaxBodyBytes is the body cap the log was opened for.
+	MaxBodyBytes int64
+}
+
+func (e *PayloadLimitError) Error() string {
+	return fmt.Sprintf("the NATS server's max_payload is %d bytes, too small for events that carry a body of --max-body-bytes (%d): "+
+		"they need at least %d bytes and up to %d; set max_payload to %d in the NATS server configuration, or lower --max-body-bytes to %d or less",
+		e.ServerMax, e.MaxBodyBytes, MinPayloadFor(e.MaxBodyBytes), PayloadFor(e.MaxBodyBytes), PayloadFor(e.MaxBodyBytes),
+		max(e.ServerMax-envelopeReserve, 0))
+}
+
+// dial opens the connections that are missing or closed in old (all of them
+// when old is nil) and returns the new generation. create makes it create or
+// update the stream; otherwise it looks the stream up.
+func (l *Log) dial(ctx context.Context, old *conns, create bool) (c *conns, err error) {
+	c = &conns{}
+	if old != nil {
+		*c = *old
+	}
+	var opened []*nats.Conn
+	defer func() {
+		if err != nil {
+			for _, nc := range opened {
+				nc.Close()
+			}
+		}
+	}()
+	if c.nc == nil || c.nc.IsClosed() {
+		if c.nc, err = l.connect("hookline"); err != nil {
+			return nil, fmt.Errorf("%w: connect to nats: %w", ErrUnavailable, err)
+		}
+		opened = append(opened, c.nc)
+		if c.js, err = jetstream.New(c.nc, jetstream.WithPublishAsyncMaxPending(4096), jetstream.WithPublishAsyncTimeout(30*time.Second)); err != nil {
+			return nil, fmt.Errorf("jetstream: %w", err)
+		}
+	}
+	if l.opts.shareConnection {
+		c.rnc = c.nc
+	} else if c.rnc == nil || c.rnc.IsClosed() {
+		if c.rnc, err = l.connect("hookline-reader"); err != nil {
+			return nil, fmt.Errorf("%w: connect to nats: %w", ErrUnavailable, err)
+		}
+		opened = append(opened, c.rnc)
+		c.stream = nil
+	}
+	if c.stream == nil || old == nil || (l.opts.shareConnection && len(opened) > 0) {
+		rjs, err := jetstream.New(c.rnc)
+		if err == nil {
+			if create {
+				c.stream, err = rjs.CreateOrUpdateStream(ctx, l.streamConfig())
+			} else {
+				c.stream, err = rjs.Stream(ctx, l.opts.Stream)
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: stream %s: %w", ErrUnavailable, l.opts.Stream, err)
+		}
+	}
+	return c, nil
+}
+
+// current returns the connections in use.
+func (l *Log) current() *conns { return l.cur.Load() }
+
+// Check reports whether both connections are up: nil, or an error wrapping
+// ErrUnavailable that says which is not. A connection the client closed is
+// being reopened; one that is reconnecting comes back by itself.
+func (l *Log) Check() error {
+	c := l.current()
+	for _, x := range []struct {
+		name string
+		nc   *nats.Conn
+	}{{"append", c.nc}, {"reader", c.rnc}} {
+		switch st := x.nc.Status(); st {
+		case nats.CONNECTED:
+		case nats.CLOSED:
+			l.kickReopen()
+			return fmt.Errorf("%w: the %s connection to NATS was closed (%v); reopening it", ErrUnavailable, x.name, x.nc.LastError())
+		default:
+			return fmt.Errorf("%w: the %s connection to NATS is %s", ErrUnavailable, x.name, strings.ToLower(st.String()))
+		}
+	}
+	return nil
+}
+
+func (l *Log) kickReopen() {
+	select {
+	case l.reopen <- struct{}{}:
+	default:
+	}
+}
+
+// reopener replaces connections the NATS client closed for good, with a
+// backoff, until Close.
+func (l *Log) reopener() {
+	defer close(l.stopped)
+	backoff := reopenMinBackoff
+	for {
+		select {
+		case <-l.stop:
+			return
+		case <-l.reopen:
+		}
+		for {
+			old := l.current()
+			if !old.nc.IsClosed() && !old.rnc.IsClosed() {
+				backoff = reopenMinBackoff
+				break
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			c, err := l.dial(ctx, old, false)
+			cancel()
+			if err == nil {
+				l.cur.Store(c)
+				backoff = reopenMinBackoff
+				break
+			}
+			select {
+			case <-l.stop:
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, reopenMaxBackoff)
+		}
+	}
+}
+
+// Backoff between attempts to reopen a closed connection.
+const (
+	reopenMinBackoff = 100 * time.Millisecond
+	reopenMaxBackoff = 5 * time.Second
+)
+
 // connect opens one connection to the embedded server (in-process) or to
-// the external cluster.
+// the external cluster. When the client closes it for good, the reopener
+// is woken.
 func (l *Log) connect(name string) (*nats.Conn, error) {
+	onClosed := nats.ClosedHandler(func(*nats.Conn) { l.kickReopen() })
 	if l.ns != nil {
-		co := []nats.Option{nats.InProcessServer(l.ns), nats.Name(name), nats.MaxReconnects(-1), noReconnectBuffer}
+		co := []nats.Option{nats.InProcessServer(l.ns), nats.Name(name), nats.MaxReconnects(-1), noReconnectBuffer, onClosed}
 		if l.opts.ListenToken != "" {
 			co = append(co, nats.Token(l.opts.ListenToken))
 		}
 		return nats.Connect("", co...)
 	}
-	return nats.Connect(l.opts.URL, l.connectOptions(name)...)
+	return nats.Connect(l.opts.URL, append(l.connectOptions(name), onClosed)...)
 }
 
 // noReconnectBuffer makes a publish fail at once while the connection is
@@ -241,6 +401,9 @@ func startEmbedded(opts Options) (*server.Server, error) {
 		NoLog:        true,
 		SyncInterval: opts.SyncInterval,
 		SyncAlways:   opts.SyncAlways,
+		MaxPayload:   int32(PayloadFor(opts.MaxBodyBytes)),
+		// The server refuses a max payload above its max pending.
+		MaxPending: max(PayloadFor(opts.MaxBodyBytes), defaultMaxPending),
 	}
 	if opts.Listen == "" {
 		so.DontListen = true
@@ -283,16 +446,25 @@ func (l *Log) Server() *server.Server { return l.ns }
 // SubjectPrefix returns the subject prefix events are stored under.
 func (l *Log) SubjectPrefix() string { return l.opts.SubjectPrefix }
 
-// Close closes the connections and then stops the embedded server, after it
-// has flushed its files.
+// Close stops reopening connections, closes them and then stops the
+// embedded server, after it has flushed its files. It is safe to call more
+// than once.
 func (l *Log) Close() {
-	for _, nc := range []*nats.Conn{l.nc, l.rnc} {
+	l.closeOnce.Do(func() {
+		close(l.stop)
+		<-l.stopped
+		l.closeConns(l.current())
+		l.shutdownServer()
+	})
+}
+
+func (l *Log) closeConns(c *conns) {
+	for _, nc := range []*nats.Conn{c.nc, c.rnc} {
 		if nc != nil && !nc.IsClosed() {
 			_ = nc.Drain()
 			nc.Close()
 		}
 	}
-	l.shutdownServer()
 }
 
 func (l *Log) shutdownServer() {
@@ -319,42 +491,47 @@ func (l *Log) Append(ctx context.Context, ev *hooklinev1.Event) (AppendResult, e
 	if err != nil {
 		return AppendResult{}, fmt.Errorf("marshal event: %w", err)
 	}
+	// The message's headers (the de-duplication id, the expected stream)
+	// count towards the server's limit too.
+	if size := int64(len(data)) + headerReserve; size > l.maxPayload {
+		return AppendResult{}, &TooLargeError{Size: size, Limit: l.maxPayload}
+	}
 	msg := &nats.Msg{Subject: Subject(l.opts.SubjectPrefix, ev), Data: data, Header: nats.Header{}}
 	// Asynchronous publish: concurrent appends share the connection's
 	// pipeline of acknowledgements instead of one request/reply each. The
 	// caller still waits for this message's own acknowledgement.
-	fut, err := l.js.PublishMsgAsync(msg, jetstream.WithMsgID(ev.GetId()), jetstream.WithExpectStream(l.opts.Stream))
+	fut, err := l.current().js.PublishMsgAsync(msg, jetstream.WithMsgID(ev.GetId()), jetstream.WithExpectStream(l.opts.Stream))
 	if err != nil {
-		return AppendResult{}, fmt.Errorf("%w: append: %v", ErrUnavailable, err)
+		return AppendResult{}, fmt.Errorf("%w: append: %w", ErrUnavailable, err)
 	}
 	select {
 	case ack := <-fut.Ok():
 		return AppendResult{Sequence: ack.Sequence, Duplicate: ack.Duplicate}, nil
 	case err := <-fut.Err():
-		return AppendResult{}, fmt.Errorf("%w: append: %v", ErrUnavailable, err)
+		return AppendResult{}, fmt.Errorf("%w: append: %w", ErrUnavailable, err)
 	case <-ctx.Done():
-		return AppendResult{}, fmt.Errorf("%w: append: %v", ErrUnavailable, ctx.Err())
+		return AppendResult{}, fmt.Errorf("%w: append: %w", ErrUnavailable, ctx.Err())
 	}
 }
 
 // Bounds returns the first and last sequence currently in the log. An empty
 // log has last = first - 1.
 func (l *Log) Bounds(ctx context.Context) (first, last uint64, err error) {
-	info, err := l.stream.Info(ctx)
+	info, err := l.current().stream.Info(ctx)
 	if err != nil {
-		return 0, 0, fmt.Errorf("%w: stream info: %v", ErrUnavailable, err)
+		return 0, 0, fmt.Errorf("%w: stream info: %w", ErrUnavailable, err)
 	}
 	return info.State.FirstSeq, info.State.LastSeq, nil
 }
 
 // Get returns the event stored at seq, with its Sequence set.
 func (l *Log) Get(ctx context.Context, seq uint64) (*hooklinev1.Event, error) {
-	m, err := l.stream.GetMsg(ctx, seq)
+	m, err := l.current().stream.GetMsg(ctx, seq)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return nil, ErrNotFound
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: get %d: %v", ErrUnavailable, seq, err)
+		return nil, fmt.Errorf("%w: get %d: %w", ErrUnavailable, seq, err)
 	}
 	return decode(m.Data, m.Sequence)
 }
@@ -407,26 +584,27 @@ func (l *Log) Read(ctx context.Context, start Start, filters []string, upTo uint
 	if pos >= upTo {
 		return pos, nil
 	}
-	cons, err := l.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+	stream := l.current().stream
+	cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
 		FilterSubjects:    filters,
 		InactiveThreshold: 30 * time.Second,
 		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
 		OptStartSeq:       max(pos+1, first),
 	})
 	if err != nil {
-		return 0, fmt.Errorf("%w: consumer: %v", ErrUnavailable, err)
+		return 0, fmt.Errorf("%w: consumer: %w", ErrUnavailable, err)
 	}
 	defer func() {
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 		defer cancel()
-		_ = l.stream.DeleteConsumer(dctx, cons.CachedInfo().Name)
+		_ = stream.DeleteConsumer(dctx, cons.CachedInfo().Name)
 	}()
 	if info := cons.CachedInfo(); info != nil && info.NumPending == 0 {
 		return max(pos, upTo), nil
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(1024))
+	it, err := cons.Messages(jetstream.PullMaxBytes(l.readBufferBytes()))
 	if err != nil {
-		return pos, fmt.Errorf("%w: messages: %v", ErrUnavailable, err)
+		return pos, fmt.Errorf("%w: messages: %w", ErrUnavailable, err)
 	}
 	defer it.Stop()
 	for {
@@ -435,7 +613,7 @@ func (l *Log) Read(ctx context.Context, start Start, filters []string, upTo uint
 			if ctx.Err() != nil {
 				return pos, ctx.Err()
 			}
-			return pos, fmt.Errorf("%w: next: %v", ErrUnavailable, err)
+			return pos, fmt.Errorf("%w: next: %w", ErrUnavailable, err)
 		}
 		md, err := m.Metadata()
 		if err != nil {
@@ -466,24 +644,25 @@ func (l *Log) Read(ctx context.Context, start Start, filters []string, upTo uint
 // filter whose first message follows the start time, ignoring filters whose
 // first message is older but that still match later messages).
 func (l *Log) seqAtTime(ctx context.Context, t time.Time) (uint64, bool, error) {
-	cons, err := l.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+	stream := l.current().stream
+	cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
 		DeliverPolicy: jetstream.DeliverByStartTimePolicy, OptStartTime: &t, HeadersOnly: true,
 		InactiveThreshold: 30 * time.Second,
 	})
 	if err != nil {
-		return 0, false, fmt.Errorf("%w: consumer: %v", ErrUnavailable, err)
+		return 0, false, fmt.Errorf("%w: consumer: %w", ErrUnavailable, err)
 	}
 	defer func() {
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 		defer cancel()
-		_ = l.stream.DeleteConsumer(dctx, cons.CachedInfo().Name)
+		_ = stream.DeleteConsumer(dctx, cons.CachedInfo().Name)
 	}()
 	if info := cons.CachedInfo(); info != nil && info.NumPending == 0 {
 		return 0, false, nil
 	}
 	m, err := cons.Next(jetstream.FetchContext(ctx))
 	if err != nil {
-		return 0, false, fmt.Errorf("%w: next: %v", ErrUnavailable, err)
+		return 0, false, fmt.Errorf("%w: next: %w", ErrUnavailable, err)
 	}
 	md, err := m.Metadata()
 	if err != nil {

@@ -234,7 +234,8 @@ func TestListenForClients(t *testing.T) {
 // in the client's reconnect buffer, from where it would reach the stream
 // after the reconnect, long after its delivery was answered 503.
 func TestAppendFailsAtOnceWhileDisconnected(t *testing.T) {
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true})
+	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true,
+		MaxPayload: int32(PayloadFor(DefaultMaxBodyBytes))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,16 +248,16 @@ func TestAppendFailsAtOnceWhileDisconnected(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.nc.Close()
+	defer l.current().nc.Close()
 	if _, err := l.Append(ctx, testEvent("evt_before", hooklinev1.Provider_PROVIDER_TRUV, "o")); err != nil {
 		t.Fatal(err)
 	}
 	ns.Shutdown()
 	ns.WaitForShutdown()
 	deadline := time.Now().Add(10 * time.Second)
-	for l.nc.Status() != nats.RECONNECTING {
+	for l.current().nc.Status() != nats.RECONNECTING {
 		if time.Now().After(deadline) {
-			t.Fatalf("client status %v, want RECONNECTING", l.nc.Status())
+			t.Fatalf("client status %v, want RECONNECTING", l.current().nc.Status())
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -308,7 +309,7 @@ func TestRetentionByAgeAndSize(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		info, err := l.stream.Info(ctx)
+		info, err := l.current().stream.Info(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}

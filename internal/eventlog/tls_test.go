@@ -22,7 +22,8 @@ func TestExternalClusterTLS(t *testing.T) {
 	srv, cli := ca.Issue(t, "server", 2, true), ca.Issue(t, "client", 3, false)
 	ns, err := server.NewServer(&server.Options{
 		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true,
-		TLS: true, TLSVerify: true, TLSTimeout: 2,
+		MaxPayload: int32(PayloadFor(DefaultMaxBodyBytes)),
+		TLS:        true, TLSVerify: true, TLSTimeout: 2,
 		TLSConfig: &tls.Config{Certificates: []tls.Certificate{srv.TLS}, ClientCAs: ca.Pool,
 			ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12},
 	})

@@ -15,6 +15,7 @@
 package index
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -264,12 +265,32 @@ func (x *Index) Session(key string) (*hooklinev1.SessionState, error) {
 
 func (x *Index) get(bucket []byte, key string, m proto.Message) error {
 	return x.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucket).Get([]byte(key))
+		v := tx.Bucket(bucket).Get(stateKey(key))
 		if v == nil {
 			return ErrNotFound
 		}
 		return proto.Unmarshal(v, m)
 	})
+}
+
+// maxPlainStateKey is the longest order id or session key stored as its
+// own bbolt key. Longer ones (bbolt refuses keys over 32 KiB) are stored
+// under stateKey's bounded form; the state record keeps the full value.
+// No key this long could be stored before subjects were bounded, so the
+// index of an earlier release reads the same.
+const maxPlainStateKey = 4096
+
+// stateKey is the bbolt key of an order id or session key: the key itself,
+// or for a long one its first bytes, a NUL byte and its SHA-256.
+func stateKey(key string) []byte {
+	if len(key) <= maxPlainStateKey {
+		return []byte(key)
+	}
+	sum := sha256.Sum256([]byte(key))
+	k := make([]byte, 0, 256+1+len(sum))
+	k = append(k, key[:256]...)
+	k = append(k, 0)
+	return append(k, sum[:]...)
 }
 
 // providerTime is the time an event is ordered by for derived state: the
@@ -313,9 +334,9 @@ func (s *states[T]) update(key string, apply func(T)) error {
 	st, ok := s.changed[key]
 	if !ok {
 		st = s.newT()
-		if v := s.bk.Get([]byte(key)); v != nil {
+		if v := s.bk.Get(stateKey(key)); v != nil {
 			if err := proto.Unmarshal(v, st); err != nil {
-				return fmt.Errorf("state of %q: %w", key, err)
+				return fmt.Errorf("state of a %d-byte key: %w", len(key), err)
 			}
 		}
 		s.changed[key] = st
@@ -331,7 +352,7 @@ func (s *states[T]) store() error {
 		if err != nil {
 			return err
 		}
-		if err := s.bk.Put([]byte(key), v); err != nil {
+		if err := s.bk.Put(stateKey(key), v); err != nil {
 			return err
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -590,5 +591,39 @@ func TestRecentLooksOnlyInsideTheHorizon(t *testing.T) {
 		if e, err := x.Lookup(ev.GetId()); err != nil || e.Sequence != ev.GetSequence() {
 			t.Errorf("Lookup(%s) = %+v, %v", ev.GetId(), e, err)
 		}
+	}
+}
+
+// TestLongKeys: an order id or session key of any length keeps its state
+// (bbolt refuses keys over 32 KiB, which used to fail the whole Apply and
+// stop the index), and two long keys with the same beginning stay apart.
+func TestLongKeys(t *testing.T) {
+	x, _ := openTest(t)
+	a := strings.Repeat("a", 40000)
+	b := strings.Repeat("a", 39999) + "b"
+	short := strings.Repeat("c", maxPlainStateKey)
+	evs := []*hooklinev1.Event{
+		orderEv(1, a, hooklinev1.OrderStatus_ORDER_STATUS_COMPLETED, 1),
+		orderEv(2, b, hooklinev1.OrderStatus_ORDER_STATUS_PENDING, 1),
+		sessionEv(3, a, hooklinev1.SessionStage_SESSION_STAGE_DONE, 1),
+		orderEv(4, short, hooklinev1.OrderStatus_ORDER_STATUS_SENT, 1),
+	}
+	if err := x.Apply(evs); err != nil {
+		t.Fatalf("Apply with long keys: %v", err)
+	}
+	for id, want := range map[string]hooklinev1.OrderStatus{
+		a: hooklinev1.OrderStatus_ORDER_STATUS_COMPLETED, b: hooklinev1.OrderStatus_ORDER_STATUS_PENDING,
+		short: hooklinev1.OrderStatus_ORDER_STATUS_SENT,
+	} {
+		st, err := x.Order(id)
+		if err != nil || st.GetStatus() != want || st.GetOrderId() != id {
+			t.Errorf("Order(%d bytes) = %v (id of %d bytes), %v; want %v", len(id), st.GetStatus(), len(st.GetOrderId()), err, want)
+		}
+	}
+	if st, err := x.Session(a); err != nil || st.GetStage() != hooklinev1.SessionStage_SESSION_STAGE_DONE {
+		t.Errorf("Session(long) = %v, %v", st.GetStage(), err)
+	}
+	if _, err := x.Order(strings.Repeat("a", 40001)); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Order of an unknown long id: %v, want ErrNotFound", err)
 	}
 }
