@@ -483,9 +483,13 @@ func webhookCases() []webhookCase {
 		{name: "ids/truv webhook_id with a lone low surrogate (its twin)", from: "truv", status: bad, code: codeMalf, fix: fixUTF8IDs,
 			mutate: truvWithBody(func(e *corpusEnv) []byte { return truvBody(rawID(`surrogate-twin-\udc00`), q(e.uid("order")), "") })},
 		{name: "ids/truv webhook_id with a valid surrogate pair", from: "truv", status: ok,
-			mutate: truvWithBody(func(e *corpusEnv) []byte { return truvBody(rawID(e.uid("emoji")+`-\ud83d\ude00`), q(e.uid("order")), "") })},
+			mutate: truvWithBody(func(e *corpusEnv) []byte {
+				return truvBody(rawID(e.uid("emoji")+`-\ud83d\ude00`), q(e.uid("order")), "")
+			})},
 		{name: "ids/finicity eventId with byte 0xff", from: "finicity", status: bad, code: codeMalf, fix: fixUTF8IDs,
-			mutate: func(e *corpusEnv, d *delivery) { setBody(d, finicityBody(rawID("1744671850866-utf8\xff"), q(e.uid("cust")), "")) }},
+			mutate: func(e *corpusEnv, d *delivery) {
+				setBody(d, finicityBody(rawID("1744671850866-utf8\xff"), q(e.uid("cust")), ""))
+			}},
 		{name: "ids/swyft event_id with a lone surrogate", from: "swyft", status: bad, code: codeMalf, fix: fixUTF8IDs,
 			mutate: func(e *corpusEnv, d *delivery) { setBody(d, swyftBody(rawID(`swyft-\udbff`), q(e.uid("uuid")), "")) }},
 

@@ -14,6 +14,11 @@ import (
 // streamName is the JetStream stream the gateway stores events in.
 const streamName = "HOOKLINE_EVENTS"
 
+// natsMaxPayload is the max_payload the gateway asks of an external
+// cluster for its default body cap: room for the raw body and a normalized
+// copy of all of it (2 × --max-body-bytes + 64 KiB).
+const natsMaxPayload = 2<<20 + 64<<10
+
 // natsCluster is one or more JetStream servers on loopback ports, run in
 // the test process, that gateways reach with --nats-url. A server can be
 // stopped and started again on the same ports and store.
@@ -55,7 +60,8 @@ func startNATS(t *testing.T, n int) *natsCluster {
 			ServerName: fmt.Sprintf("n%d", i+1),
 			Host:       "127.0.0.1", Port: ports[i],
 			JetStream: true, StoreDir: t.TempDir(),
-			NoSigs: true, NoLog: true,
+			MaxPayload: natsMaxPayload,
+			NoSigs:     true, NoLog: true,
 		}
 		if n > 1 {
 			o.Cluster = server.ClusterOpts{Name: "reliability", Host: "127.0.0.1", Port: ports[n+i]}

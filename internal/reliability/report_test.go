@@ -97,6 +97,7 @@ func (r *report) add(f figures) {
 func (r *report) write(path, root string, total time.Duration) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	slices.SortFunc(r.scenarios, func(a, b figures) int { return strings.Compare(a.Scenario, b.Scenario) })
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Reliability\n\n")
 	fmt.Fprintf(&b, "Figures of the last `make reliability` run (`go test ./internal/reliability -reliability.full`, then the fuzzers). "+
@@ -107,6 +108,9 @@ func (r *report) write(path, root string, total time.Duration) error {
 	fmt.Fprintf(&b, "| date | %s |\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
 	fmt.Fprintf(&b, "| machine | %d cores, %s/%s, %s |\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version())
 	fmt.Fprintf(&b, "| commit | %s |\n", commit(root))
+	if *prebuilt != "" {
+		fmt.Fprintf(&b, "| binary | `%s` (given with -reliability.bin, not built from this commit) |\n", *prebuilt)
+	}
 	fmt.Fprintf(&b, "| suite duration | %s |\n\n", total.Round(time.Second))
 
 	fmt.Fprintf(&b, "| scenario | result | rounds | deliveries sent | 2xx answers | stored | duplicates | lost | failures by status | peak gateway RSS | duration |\n")
