@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -152,7 +151,7 @@ func inheritedEnv() []string {
 	return env
 }
 
-func (g *gateway) readStdout(r interface{ Read([]byte) (int, error) }) {
+func (g *gateway) readStdout(r io.Reader) {
 	sc := bufio.NewScanner(r)
 	found := false
 	for sc.Scan() {
@@ -348,8 +347,6 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 	case <-tm.C:
 	}
 }
-
-var errGatewayDown = errors.New("no gateway running")
 
 // appliedSequence is the gateway's hookline_index_applied_sequence, or 0.
 func (g *gateway) appliedSequence() uint64 {
