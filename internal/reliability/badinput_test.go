@@ -59,7 +59,7 @@ func TestBadInput(t *testing.T) {
 			failed++
 			line := "failing: `" + r.name + "`"
 			if r.fix != "" {
-				line += " (expected until the fix for " + r.fix + " is merged)"
+				line += " (waits for a fix: " + r.fix + ")"
 			}
 			f.note("%s", line)
 		}

@@ -23,6 +23,7 @@ const (
 	fixUTF8IDs   = "ids that differ only in invalid UTF-8 or lone surrogates"
 	fixTruncated = "truncated bodies (400 bad_request instead of 500)"
 	fixPaths     = "path tricks (404 not_found instead of a redirect)"
+	fixEncoded   = "encoded slashes in webhook paths (404 not_found instead of unknown_provider)"
 	fixBodyCap   = "a body at --max-body-bytes (200 instead of 503)"
 	fixFilters   = "filter limits (1024 bytes a value, 1000 values a list)"
 	fixPageBytes = "pages bounded to 2 MiB (next_page_token instead of 429)"
@@ -566,7 +567,7 @@ func webhookCases() []webhookCase {
 		{name: "path/no provider, trailing slash", from: "truv", wire: target("/webhooks/"), status: http.StatusNotFound, code: codeNotFound},
 		{name: "path/trailing slash", from: "truv", wire: target("/webhooks/truv/"), status: http.StatusNotFound, code: codeNotFound},
 		{name: "path/extra segment", from: "truv", wire: target("/webhooks/truv/default/extra"), status: http.StatusNotFound, code: codeNotFound},
-		{name: "path/encoded slash", from: "truv", wire: target("/webhooks/truv%2Fdefault"), status: http.StatusNotFound, code: codeNotFound, fix: fixPaths},
+		{name: "path/encoded slash", from: "truv", wire: target("/webhooks/truv%2Fdefault"), status: http.StatusNotFound, code: codeNotFound, fix: fixEncoded},
 		{name: "path/unknown provider", from: "truv", wire: target("/webhooks/stripe"), status: http.StatusNotFound, code: "unknown_provider"},
 		{name: "path/unknown source", from: "truv", wire: target("/webhooks/truv/sandbox"), status: http.StatusNotFound, code: "unknown_source"},
 		{name: "path/explicit default source", from: "truv", wire: target("/webhooks/truv/default"), status: ok},
