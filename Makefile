@@ -86,6 +86,35 @@ bench-ingest: ## The ingest goals on the real binary (wrk, a no-op handler, the 
 	bash scripts/bench.sh | tee $(BIN)/ingest.txt
 	$(GO) run ./scripts/benchreport -section ingest -in $(BIN)/ingest.txt
 
+# The fuzzers `make reliability` runs after the suite, package:Fuzzer, each
+# for FUZZTIME in a `go test -fuzz` of its own.
+FUZZERS ?= adapters/truv:FuzzNormalize adapters/truv:FuzzVerify \
+	adapters/finicity:FuzzNormalize adapters/finicity:FuzzVerify adapters/finicity:FuzzVerifyReserialize \
+	adapters/swyft:FuzzNormalize adapters/swyft:FuzzVerify server:FuzzIngest
+FUZZTIME ?= 20s
+# Minimizing a new input is bounded by executions: a time bound (5s) made
+# the slower targets spend most of FUZZTIME minimizing (Swyft FuzzNormalize ran
+# 20 inputs in 20 s, 105 000 with a bound of 100 executions).
+FUZZMINIMIZE ?= 200x
+
+.PHONY: reliability
+reliability: ## Try to lose or duplicate data on the built binary (kill -9, duplicate storms, failover, stuck subscribers, bad input; ~15 min), then each fuzzer for FUZZTIME; writes RELIABILITY.md.
+	@status=0; \
+	$(GO) test ./internal/reliability -run . -count=1 -timeout 60m -reliability.full -v || status=1; \
+	{ echo "## Fuzzing"; echo; \
+	  echo "Each fuzzer ran for $(FUZZTIME) (\`go test -fuzz … -parallel 1 -fuzzminimizetime $(FUZZMINIMIZE)\`) after the suite; executions are the fuzzer's own count."; echo; \
+	  echo "| fuzzer | executions | result |"; echo "|---|---:|---|"; } >> RELIABILITY.md; \
+	for f in $(FUZZERS); do \
+		pkg=$${f%%:*}; name=$${f##*:}; \
+		echo "fuzzing $$pkg $$name for $(FUZZTIME)"; \
+		if out=$$($(GO) test ./$$pkg -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) -parallel 1 2>&1); \
+		then result="no failures"; else result="**FAILED**"; status=1; fi; \
+		echo "$$out" | tail -4; \
+		execs=$$(echo "$$out" | grep -o 'execs: [0-9]*' | tail -1 | cut -d' ' -f2); \
+		echo "| \`$$pkg\` $$name | $${execs:-?} | $$result |" >> RELIABILITY.md; \
+	done; \
+	echo "wrote RELIABILITY.md"; exit $$status
+
 .PHONY: build
 build: ## Build the binaries into bin/.
 	$(GO) build -o $(BIN)/ ./cmd/...
