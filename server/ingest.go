@@ -155,12 +155,16 @@ func (in *Ingest) Register(mux *http.ServeMux) {
 
 // guardPaths answers the JSON 404 for a webhook path that is not clean
 // (`..`, `.`, `//`, or `/webhooks` alone), which http.ServeMux would
-// otherwise redirect to the cleaned path: a provider's POST is never
-// redirected, so that what it is configured with is what is served.
+// otherwise redirect to the cleaned path, or that holds an encoded slash
+// (`/webhooks/truv%2Fdefault`), which it would decode into a segment: a
+// provider's POST is never redirected or reinterpreted, so that what it is
+// configured with is what is served.
 func (in *Ingest) guardPaths(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := r.URL.Path
-		if c := path.Clean(p); c == "/webhooks" || strings.HasPrefix(c, "/webhooks/") && c != p {
+		c := path.Clean(p)
+		webhook := c == "/webhooks" || strings.HasPrefix(c, "/webhooks/")
+		if webhook && (c != p || c == "/webhooks" || strings.Contains(strings.ToLower(r.URL.RawPath), "%2f")) {
 			in.notFound(w, r)
 			return
 		}

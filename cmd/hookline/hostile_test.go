@@ -361,7 +361,7 @@ func TestWebhookPathsNeverRedirect(t *testing.T) {
 	g := startHostile(t)
 	for _, path := range []string{
 		"/webhooks/truv/../finicity", "//webhooks/truv", "/webhooks//truv", "/webhooks/truv/./", "/webhooks/./truv",
-		"/webhooks/truv/", "/webhooks/truv/default/x", "/a/../webhooks/truv",
+		"/webhooks/truv/", "/webhooks/truv/default/x", "/a/../webhooks/truv", "/webhooks/truv%2Fdefault", "/webhooks/truv%2fsandbox",
 	} {
 		t.Run(path, func(t *testing.T) {
 			code, h := rawRequest(t, g, "POST "+path+" HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
