@@ -3,10 +3,12 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"net"
 	"net/http"
+	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	hooklinev1 "github.com/hookline/hookline/gen/hookline/v1"
@@ -37,7 +39,11 @@ func (s *Server) gateway(inproc *bufconn.Listener) (http.Handler, *grpc.ClientCo
 	conn, err := grpc.NewClient("passthrough:///hookline-inproc",
 		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return inproc.DialContext(ctx) }),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(s.maxMessageBytes())))
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(s.maxMessageBytes())),
+		// Fixed flow-control windows: the dynamic ones grow to 16 MiB per
+		// stream, which a REST subscriber that stops reading would hold
+		// in this process for as long as it stays connected.
+		grpc.WithInitialWindowSize(restStreamWindow), grpc.WithInitialConnWindowSize(restConnWindow))
 	if err != nil {
 		return nil, nil, fmt.Errorf("gateway dial: %w", err)
 	}
@@ -56,6 +62,12 @@ func (s *Server) gateway(inproc *bufconn.Listener) (http.Handler, *grpc.ClientCo
 	}
 	return s.restCalls(mux), conn, nil
 }
+
+// Flow-control windows of the REST gateway's connection (see gateway).
+const (
+	restStreamWindow = 256 << 10
+	restConnWindow   = 4 << 20
+)
 
 // maxMessageBytes is the largest message the EventService sends: a page of
 // events or one event as large as the log stores, with room for the
@@ -80,7 +92,8 @@ func (s *Server) restCalls(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		call := &restCall{requestID: s.ingest.reqIDs.from(r.Header.Get("X-Request-Id"))}
 		w.Header().Set("X-Request-Id", call.requestID)
-		next.ServeHTTP(&restWriter{ResponseWriter: w, call: call}, r.WithContext(context.WithValue(r.Context(), restCallKey{}, call)))
+		rw := &restWriter{ResponseWriter: w, call: call, rc: http.NewResponseController(w), stall: s.cfg.StreamStallTimeout}
+		next.ServeHTTP(rw, r.WithContext(context.WithValue(r.Context(), restCallKey{}, call)))
 	})
 }
 
@@ -89,10 +102,21 @@ func restCallFrom(ctx context.Context) *restCall {
 	return c
 }
 
-// restWriter writes the status restCall holds, when it holds one.
+// restWriter writes the status restCall holds, when it holds one, and
+// lets go of a client that accepts nothing for the stall timeout (a REST
+// subscriber that stopped reading).
 type restWriter struct {
 	http.ResponseWriter
-	call *restCall
+	call  *restCall
+	rc    *http.ResponseController
+	stall time.Duration
+}
+
+func (w *restWriter) Write(b []byte) (int, error) {
+	if err := w.rc.SetWriteDeadline(time.Now().Add(w.stall)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return 0, err
+	}
+	return w.ResponseWriter.Write(b)
 }
 
 func (w *restWriter) WriteHeader(code int) {

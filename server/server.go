@@ -36,8 +36,14 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 )
 
-// DefaultShutdownTimeout bounds the graceful stop when Config sets none.
-const DefaultShutdownTimeout = 10 * time.Second
+// Defaults of Config.
+const (
+	// DefaultShutdownTimeout bounds the graceful stop.
+	DefaultShutdownTimeout = 10 * time.Second
+	// DefaultStreamStallTimeout is how long a REST or SSE subscriber may
+	// accept no data before the gateway ends its stream.
+	DefaultStreamStallTimeout = time.Minute
+)
 
 // EventLog is what the server needs of the event log: what the pipeline
 // and the subscriptions need, and single events for GetEvent. *eventlog.Log
@@ -92,6 +98,11 @@ type Config struct {
 	// ShutdownTimeout bounds the graceful stop. Default
 	// DefaultShutdownTimeout.
 	ShutdownTimeout time.Duration
+	// StreamStallTimeout ends a REST or SSE stream whose client has
+	// accepted no data for this long (a subscriber that stopped reading
+	// holds its catch-up buffer until then); it resumes from its last
+	// sequence. Default DefaultStreamStallTimeout.
+	StreamStallTimeout time.Duration
 	// APITokens, when not empty, protect the read API (EventService over
 	// gRPC, REST and SSE): every call must carry `Authorization: Bearer`
 	// with one of them. Several at once allow rotation. See auth.go.
@@ -128,6 +139,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if cfg.StreamStallTimeout <= 0 {
+		cfg.StreamStallTimeout = DefaultStreamStallTimeout
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -46,7 +47,14 @@ func (s *Server) sse(w http.ResponseWriter, r *http.Request) {
 	_ = rc.Flush()
 	mo := protojson.MarshalOptions{}
 	send := func(resp *hooklinev1.SubscribeResponse) error {
-		var err error
+		// A subscriber that accepts nothing for the stall timeout is let go.
+		err := rc.SetWriteDeadline(time.Now().Add(s.cfg.StreamStallTimeout))
+		if errors.Is(err, http.ErrNotSupported) {
+			err = nil
+		}
+		if err != nil {
+			return err
+		}
 		switch f := resp.GetFrame().(type) {
 		case *hooklinev1.SubscribeResponse_Event:
 			var b []byte

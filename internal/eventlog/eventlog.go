@@ -633,7 +633,7 @@ func (l *Log) Read(ctx context.Context, start Start, filters []string, upTo uint
 	if info := cons.CachedInfo(); info != nil && info.NumPending == 0 {
 		return max(pos, upTo), nil
 	}
-	it, err := cons.Messages(jetstream.PullMaxBytes(l.readBufferBytes()))
+	it, err := cons.Messages(jetstream.PullMaxMessagesWithBytesLimit(readBatch, l.readBufferBytes()))
 	if err != nil {
 		return pos, fmt.Errorf("%w: messages: %w", ErrUnavailable, err)
 	}

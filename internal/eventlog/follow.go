@@ -34,7 +34,7 @@ func (l *Log) Follow(ctx context.Context, after uint64, fn func([]*hooklinev1.Ev
 	// Short pull expiry and heartbeats: after a server restart the ordered
 	// consumer notices the missing heartbeats within seconds and re-creates
 	// itself from the last sequence it delivered.
-	it, err := cons.Messages(jetstream.PullMaxBytes(l.readBufferBytes()),
+	it, err := cons.Messages(jetstream.PullMaxMessagesWithBytesLimit(2*maxFollowBatch, l.followBufferBytes()),
 		jetstream.PullExpiry(5*time.Second), jetstream.PullHeartbeat(time.Second))
 	if err != nil {
 		return fmt.Errorf("%w: follow: %w", ErrUnavailable, err)

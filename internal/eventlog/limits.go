@@ -63,9 +63,22 @@ func (e *TooLargeError) Error() string {
 // largest event Append can store, and the largest a reader may receive.
 func (l *Log) MaxPayload() int64 { return l.maxPayload }
 
-// readBufferBytes is how many bytes a reader asks the server for at once:
-// enough for many small events, and always more than one event of the
-// largest size (a pull asking for less than one message would stall).
-func (l *Log) readBufferBytes() int {
+// followBufferBytes is how many bytes the log follower asks the server for
+// at once: enough for many small events, and always more than one event of
+// the largest size (a pull asking for less than one message would stall).
+func (l *Log) followBufferBytes() int {
 	return int(max(8<<20, 2*l.maxPayload+headerReserve))
+}
+
+// readBatch is how many events a Read asks the server for at once. (A
+// pull limited by bytes alone makes the client allocate a buffer for a
+// million messages per reader.)
+const readBatch = 1024
+
+// readBufferBytes is the same for a Read, of which there is one per
+// subscriber catching up: smaller, because a subscriber that stops reading
+// keeps its buffer full for as long as it stays connected. It still holds
+// one event of the largest size.
+func (l *Log) readBufferBytes() int {
+	return int(max(1<<20, l.maxPayload+headerReserve))
 }
