@@ -17,8 +17,9 @@ func TestEveryProviderRegistered(t *testing.T) {
 			}
 			names[n] = true
 		}
-		if f.New == nil {
-			t.Errorf("%s: New is nil", f.Name)
+		if f.New == nil || f.Sign == nil || f.Samples == nil {
+			t.Errorf("%s: New, Sign and Samples are all required (New nil: %v, Sign nil: %v, Samples nil: %v)",
+				f.Name, f.New == nil, f.Sign == nil, f.Samples == nil)
 		}
 	}
 	for v, name := range hooklinev1.Provider_name {
