@@ -14,6 +14,7 @@ import (
 	hooklinev1 "github.com/hookline/hookline/gen/hookline/v1"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
@@ -79,7 +80,12 @@ func (c *connFlags) dial() (*grpc.ClientConn, hooklinev1.EventServiceClient, err
 		creds = credentials.NewTLS(cfg)
 	}
 	conn, err := grpc.NewClient(c.addr, grpc.WithTransportCredentials(creds),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxRecvMsgSize)))
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxRecvMsgSize)),
+		// Reconnect as tail does (gRPC's own backoff grows to 2 minutes,
+		// which would hold tail back long after a restarted gateway is up).
+		grpc.WithConnectParams(grpc.ConnectParams{Backoff: backoff.Config{
+			BaseDelay: tailFirstBackoff, Multiplier: 1.6, Jitter: 0.2, MaxDelay: tailMaxBackoff,
+		}, MinConnectTimeout: DefaultTimeout}))
 	if err != nil {
 		return nil, nil, usageErrorf("--addr %q: %v", c.addr, err)
 	}

@@ -306,8 +306,8 @@ func formatEventLine(ev *hooklinev1.Event) string {
 	if subject == "" {
 		subject = "-"
 	}
-	return fmt.Sprintf("%s  #%-6d %-10s %-32s %s  %s",
-		ev.GetReceiveTime().AsTime().Local().Format("2006-01-02 15:04:05"), ev.GetSequence(), provider, typ, subject, eventState(ev))
+	return strings.TrimRight(fmt.Sprintf("%s  #%-6d %-16s %-32s %-36s %s",
+		ev.GetReceiveTime().AsTime().Local().Format("2006-01-02 15:04:05"), ev.GetSequence(), provider, typ, subject, eventState(ev)), " ")
 }
 
 // eventState is the status or stage part of formatEventLine.
@@ -341,6 +341,9 @@ func eventState(ev *hooklinev1.Event) string {
 		return change("status", unified(o.GetPreviousStatus(), "ORDER_STATUS_", o.GetRawPreviousStatus()),
 			unified(o.GetStatus(), "ORDER_STATUS_", o.GetRawStatus()))
 	case *hooklinev1.Event_Session:
+		if r := b.Session.GetReport(); r != nil {
+			return change("report", "", r.GetStatus())
+		}
 		return change("stage", "", unified(b.Session.GetStage(), "SESSION_STAGE_", b.Session.GetRawStatus()))
 	case *hooklinev1.Event_Unmapped:
 		return "unmapped: " + strings.TrimPrefix(b.Unmapped.GetReason().String(), "UNMAPPED_REASON_") + " (" + ev.GetProviderEventType() + ")"
