@@ -128,6 +128,14 @@ type Factory struct {
 	Aliases []string
 	// New builds an adapter for one source.
 	New func(Config) (Adapter, error)
+	// Sign authenticates a body the way the provider does (see SignFunc).
+	// Required: `hookline send` signs with it and adaptertest checks that
+	// New's adapters verify what it produces.
+	Sign SignFunc
+	// Samples returns one built-in example delivery of every event type the
+	// provider documents (see Sample), for `hookline send`. Required;
+	// adaptertest checks their coverage against the provider's fixtures.
+	Samples func() []Sample
 }
 
 // ErrNoSecrets is returned by Factory.New when a source has neither secrets

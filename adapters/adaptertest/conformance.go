@@ -36,7 +36,8 @@ func RunConformance(t *testing.T, s Suite) {
 //     ErrMalformed;
 //   - an unknown event type yields one unmapped event and no error;
 //   - Normalize is deterministic, and two sources give different ids;
-//   - every event satisfies the invariants (see Invariants).
+//   - every event satisfies the invariants (see Invariants);
+//   - the provider's Sign and Samples keep the rules of CheckSamples.
 func Check(s Suite, fixtures []Fixture) error {
 	var errs []error
 	fail := func(rule, format string, args ...any) {
@@ -163,6 +164,9 @@ func Check(s Suite, fixtures []Fixture) error {
 				fail("unknown-event-type/invariant", "%v", err)
 			}
 		}
+	}
+	if err := CheckSamples(s); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

@@ -35,6 +35,8 @@ var Factory = adapters.Factory{
 	Name:     "finicity",
 	Aliases:  []string{"mastercard"},
 	New:      newAdapter,
+	Sign:     Sign,
+	Samples:  Samples,
 }
 
 // newAdapter builds an adapter for one Finicity source. It fails when the source has

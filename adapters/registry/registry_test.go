@@ -18,8 +18,9 @@ func TestEveryProviderRegistered(t *testing.T) {
 			}
 			names[n] = true
 		}
-		if f.New == nil {
-			t.Errorf("%s: New is nil", f.Name)
+		if f.New == nil || f.Sign == nil || f.Samples == nil {
+			t.Errorf("%s: New, Sign and Samples are all required (New nil: %v, Sign nil: %v, Samples nil: %v)",
+				f.Name, f.New == nil, f.Sign == nil, f.Samples == nil)
 		}
 		// The name is part of every subject and de-duplication key.
 		if want := hookline.ProviderName(f.Provider); f.Name != want {

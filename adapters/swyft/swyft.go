@@ -58,6 +58,8 @@ var Factory = adapters.Factory{
 	Provider: hooklinev1.Provider_PROVIDER_SWYFT,
 	Name:     Name,
 	New:      New,
+	Sign:     Sign,
+	Samples:  Samples,
 }
 
 // Adapter verifies and normalizes Swyft deliveries for one source. It is

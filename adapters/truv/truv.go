@@ -26,6 +26,8 @@ var Factory = adapters.Factory{
 	Provider: hooklinev1.Provider_PROVIDER_TRUV,
 	Name:     "truv",
 	New:      newAdapter,
+	Sign:     Sign,
+	Samples:  Samples,
 }
 
 type adapter struct {

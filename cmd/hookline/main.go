@@ -42,7 +42,7 @@ func main() {
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "hookline:", err)
-		os.Exit(1)
+		os.Exit(exitCode(err))
 	}
 }
 
@@ -226,6 +226,10 @@ func buildSources(cfg *config.File, getenv func(string) string) ([]*server.Sourc
 // run is the whole program: it returns when ctx ends (after a graceful
 // shutdown) or on a startup error.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cli, args := subcommand(args) // send, tail, ... (cli.go); serve and no command: the gateway
+	if cli != nil {
+		return cli(ctx, args, getenv, stdout, stderr)
+	}
 	o, err := parseFlags(args, getenv, stderr)
 	if err != nil {
 		return err
