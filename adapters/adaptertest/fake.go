@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/hookline/hookline/adapters"
 	hooklinev1 "github.com/hookline/hookline/gen/hookline/v1"
@@ -115,6 +116,29 @@ func FakeFactory(provider hooklinev1.Provider, name string, aliases ...string) a
 			}
 			return &Fake{provider: provider, source: cfg.Source, secrets: secrets, unauthenticated: cfg.Unauthenticated()}, nil
 		},
+		Sign:    func(h http.Header, _, secret []byte) { h.Set(FakeTokenHeader, string(secret)) },
+		Samples: fakeSamples,
+	}
+}
+
+// fakeSamples are the fake's samples: an order, a session and a ping.
+func fakeSamples() []adapters.Sample {
+	body := func(kind, status, typ string) func(adapters.SampleParams) []byte {
+		return func(p adapters.SampleParams) []byte {
+			id := p.EventID
+			if id == "" {
+				id = p.Hex("event", 32)
+			}
+			return FakeBody(FakeEvent{ID: id, Kind: kind, Subject: p.Hex(kind, 16), Status: status, Type: typ,
+				Time: p.Time.UTC().Format(time.RFC3339Nano)})
+		}
+	}
+	return []adapters.Sample{
+		{Name: FakeKindOrder, Description: "an order's status changed", Type: hooklinev1.EventType_EVENT_TYPE_ORDER_STATUS_CHANGED, Body: body(FakeKindOrder, "completed", "")},
+		{Name: FakeKindSession, Description: "a session reached a stage", Type: hooklinev1.EventType_EVENT_TYPE_SESSION_COMPLETED, Body: body(FakeKindSession, "done", "")},
+		{Name: "session-data", Description: "a session's data was created", Type: hooklinev1.EventType_EVENT_TYPE_DATA_CREATED,
+			Body: body(FakeKindSession, "processing", "EVENT_TYPE_DATA_CREATED")},
+		{Name: FakeKindPing, Description: "a liveness probe", Ping: true, Body: body(FakeKindPing, "", "")},
 	}
 }
 
