@@ -298,8 +298,15 @@ func (s *Service) run(ctx context.Context, req *hooklinev1.SubscribeRequest, sen
 		latest = true
 	}
 
+	// The log finds a start time by its own store times, which follow the
+	// gateway's receive times by the append: an event received just before
+	// the start time can be stored after it, and is left out here.
+	received := startTime
 	emit := func(ev *hooklinev1.Event) error {
 		if ev.GetSequence() <= cursor || !filter.Match(ev) {
+			return nil
+		}
+		if !received.IsZero() && ev.GetReceiveTime().AsTime().Before(received) {
 			return nil
 		}
 		if err := send(&hooklinev1.SubscribeResponse{Frame: &hooklinev1.SubscribeResponse_Event{Event: ev}}); err != nil {
