@@ -58,7 +58,7 @@ func TestImportRules(t *testing.T) {
 }
 
 // core are the domain packages under internal/ that know no transport.
-var core = []string{"internal/pipeline", "internal/subscription"}
+var core = []string{"internal/pipeline", "internal/subscription", "internal/reprocess"}
 
 // testKits are imported by tests only.
 var testKits = []string{"internal/testpki", "internal/testkit"}

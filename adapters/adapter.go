@@ -128,6 +128,13 @@ type Factory struct {
 	Aliases []string
 	// New builds an adapter for one source.
 	New func(Config) (Adapter, error)
+	// MappingVersion is the version of the provider's mapping, at least 1:
+	// raised whenever Normalize's output for some delivery changes (a new
+	// event type or status mapped, a field read differently). Every event
+	// records the version that produced it, and AdminService.Reprocess
+	// re-normalizes stored deliveries of older versions. adaptertest fails
+	// when the goldens change and the version does not.
+	MappingVersion uint32
 	// Sign authenticates a body the way the provider does (see SignFunc).
 	// Required: `hookline send` signs with it and adaptertest checks that
 	// New's adapters verify what it produces.

@@ -60,16 +60,49 @@ func (a *apiAuth) admits(authorization string) bool {
 	return match == 1
 }
 
+// adminServicePrefix is the full-method prefix of the calls that need an
+// admin token. The admin API has no open mode: without admin tokens it
+// refuses every call.
+const adminServicePrefix = "/hookline.v1.AdminService/"
+
 func (s *Server) checkToken(ctx context.Context, method string) error {
-	if !s.auth.enabled() || !strings.HasPrefix(method, eventServicePrefix) {
-		return nil
-	}
 	md, _ := metadata.FromIncomingContext(ctx)
-	if len(md.Get("authorization")) == 1 && s.auth.admits(md.Get("authorization")[0]) {
+	got := md.Get("authorization")
+	switch {
+	case strings.HasPrefix(method, adminServicePrefix):
+		if len(got) == 1 && s.admin.enabled() && s.admin.admits(got[0]) {
+			return nil
+		}
+		s.admin.refused.Add(1)
+		return toStatus(ctx, s.logger, s.adminRefusal())
+	case !s.auth.enabled() || !strings.HasPrefix(method, eventServicePrefix):
+		return nil
+	case len(got) == 1 && s.auth.admits(got[0]):
 		return nil
 	}
 	s.auth.refused.Add(1)
 	return toStatus(ctx, s.logger, errUnauthenticated)
+}
+
+// adminRefusal says why an admin call was refused.
+func (s *Server) adminRefusal() error {
+	if !s.admin.enabled() {
+		return errAdminDisabled
+	}
+	return errAdminUnauthenticated
+}
+
+// requireAdminToken guards the HTTP side of the admin API.
+func (s *Server) requireAdminToken(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if v := r.Header.Values("Authorization"); len(v) != 1 || !s.admin.enabled() || !s.admin.admits(v[0]) {
+			s.admin.refused.Add(1)
+			w.Header().Set("WWW-Authenticate", `Bearer realm="hookline-admin"`)
+			s.writeAPIError(w, r, s.adminRefusal())
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 func (s *Server) unaryAuth(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {

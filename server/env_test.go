@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -69,7 +70,13 @@ type testEnv struct {
 	client  hooklinev1.EventServiceClient
 	cancel  context.CancelFunc
 	done    chan error
+	stopFn  func()
+	stopped sync.Once
 }
+
+// stop shuts the server down and closes its log and index, so that another
+// one can start on the same directory. The test's cleanup calls it too.
+func (e *testEnv) stop() { e.stopped.Do(e.stopFn) }
 
 // envOptions tune newTestEnv.
 type envOptions struct {
@@ -123,7 +130,7 @@ func newTestEnv(t testing.TB, eo envOptions) *testEnv {
 		t.Fatal(err)
 	}
 	e.client = hooklinev1.NewEventServiceClient(e.conn)
-	t.Cleanup(func() {
+	e.stopFn = func() {
 		e.conn.Close()
 		cancel()
 		select {
@@ -136,7 +143,8 @@ func newTestEnv(t testing.TB, eo envOptions) *testEnv {
 		}
 		idx.Close()
 		lg.Close()
-	})
+	}
+	t.Cleanup(e.stop)
 	select {
 	case <-srv.pipeline.Ready():
 	case <-time.After(10 * time.Second):

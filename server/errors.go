@@ -75,6 +75,12 @@ var (
 	errIncompleteBody = errors.New("request body could not be read")
 	// errUnauthenticated refuses a read API call without a valid token.
 	errUnauthenticated = errors.New("missing or invalid API token: send Authorization: Bearer <token>")
+	// errAdminUnauthenticated refuses an admin call without a valid admin
+	// token (a read token is not one).
+	errAdminUnauthenticated = errors.New("missing or invalid admin token: send Authorization: Bearer <admin token>; read-API tokens are not admin tokens")
+	// errAdminDisabled refuses every admin call of a gateway without admin
+	// tokens.
+	errAdminDisabled = errors.New("the admin API is disabled: the gateway has no admin tokens (HOOKLINE_ADMIN_TOKENS or --admin-tokens-file)")
 )
 
 // notFoundError names what a read found nothing of.
@@ -111,8 +117,8 @@ func translate(err error) wireError {
 		return wireError{re.status, codes.NotFound, re.reason, re.message, nil}
 	case errors.Is(err, adapters.ErrUnauthenticated):
 		return wireError{http.StatusUnauthorized, codes.Unauthenticated, ReasonUnauthenticated, reason, nil}
-	case errors.Is(err, errUnauthenticated):
-		return wireError{http.StatusUnauthorized, codes.Unauthenticated, ReasonUnauthenticated, errUnauthenticated.Error(), nil}
+	case errors.Is(err, errUnauthenticated), errors.Is(err, errAdminUnauthenticated), errors.Is(err, errAdminDisabled):
+		return wireError{http.StatusUnauthorized, codes.Unauthenticated, ReasonUnauthenticated, err.Error(), nil}
 	case errors.Is(err, adapters.ErrMalformed):
 		return wireError{http.StatusBadRequest, codes.InvalidArgument, ReasonMalformedPayload, reason, nil}
 	case errors.Is(err, adapters.ErrUnsupportedMediaType):

@@ -56,9 +56,13 @@ func (s *Server) gateway(inproc *bufconn.Listener) (http.Handler, *grpc.ClientCo
 			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: true},
 		}}}),
 	)
-	if err := hooklinev1.RegisterEventServiceHandler(context.Background(), mux, conn); err != nil {
-		conn.Close()
-		return nil, nil, fmt.Errorf("gateway register: %w", err)
+	for _, register := range []func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
+		hooklinev1.RegisterEventServiceHandler, hooklinev1.RegisterAdminServiceHandler,
+	} {
+		if err := register(context.Background(), mux, conn); err != nil {
+			conn.Close()
+			return nil, nil, fmt.Errorf("gateway register: %w", err)
+		}
 	}
 	return s.restCalls(mux), conn, nil
 }

@@ -43,6 +43,10 @@ type Source struct {
 	Name string
 	// Adapter verifies and normalizes its deliveries.
 	Adapter adapters.Adapter
+	// MappingVersion is the version of the adapter's mapping
+	// (adapters.Factory.MappingVersion), recorded in every event; 0 counts
+	// as 1.
+	MappingVersion uint32
 
 	stats sourceStats
 }
@@ -320,6 +324,7 @@ func (in *Ingest) handle(r *http.Request, src *Source, reqID string, start time.
 		if err := checkIdentity(ev); err != nil {
 			return nil, err
 		}
+		ev.MappingVersion = src.mappingVersion()
 	}
 	out := &Accepted{RequestID: reqID, Ping: norm.Ping, Events: make([]AcceptedEvent, 0, len(norm.Events))}
 	if norm.Ping {
@@ -345,6 +350,8 @@ func (in *Ingest) handle(r *http.Request, src *Source, reqID string, start time.
 	}
 	return out, nil
 }
+
+func (s *Source) mappingVersion() uint32 { return max(s.MappingVersion, 1) }
 
 // checkIdentity refuses an event whose identity (its de-duplication key,
 // built from the provider's event id, or its order id or session key)

@@ -26,6 +26,7 @@ import (
 	"github.com/hookline/hookline/internal/eventlog"
 	"github.com/hookline/hookline/internal/index"
 	"github.com/hookline/hookline/internal/pipeline"
+	"github.com/hookline/hookline/internal/reprocess"
 	"github.com/hookline/hookline/internal/subscription"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
@@ -64,6 +65,7 @@ type StateIndex interface {
 	Lookup(id string) (index.Entry, error)
 	Order(id string) (*hooklinev1.OrderState, error)
 	Session(key string) (*hooklinev1.SessionState, error)
+	SupersededBy(id string) (string, error)
 }
 
 var (
@@ -103,6 +105,13 @@ type Config struct {
 	// holds its catch-up buffer until then); it resumes from its last
 	// sequence. Default DefaultStreamStallTimeout.
 	StreamStallTimeout time.Duration
+	// AdminTokens are the tokens of the admin API (AdminService over gRPC
+	// and REST); without any, it refuses every call. Read-API tokens are
+	// never admin tokens.
+	AdminTokens []string
+	// ReprocessMaxRate caps the events a reprocess run handles per second.
+	// Default reprocess.DefaultMaxRate.
+	ReprocessMaxRate int
 	// APITokens, when not empty, protect the read API (EventService over
 	// gRPC, REST and SSE): every call must carry `Authorization: Bearer`
 	// with one of them. Several at once allow rotation. See auth.go.
@@ -118,15 +127,17 @@ type Config struct {
 
 // Server is the gateway's network face.
 type Server struct {
-	cfg      Config
-	log      EventLog
-	index    StateIndex
-	pipeline *pipeline.Pipeline
-	subs     *subscription.Service
-	ingest   *Ingest
-	health   *health.Server
-	auth     *apiAuth
-	logger   *slog.Logger
+	cfg       Config
+	log       EventLog
+	index     StateIndex
+	pipeline  *pipeline.Pipeline
+	subs      *subscription.Service
+	reprocess *reprocess.Runner
+	ingest    *Ingest
+	health    *health.Server
+	auth      *apiAuth
+	admin     *apiAuth
+	logger    *slog.Logger
 }
 
 // New builds a Server.
@@ -160,14 +171,18 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Server{
+	s := &Server{
 		cfg: cfg, log: cfg.Log, index: cfg.Index, pipeline: p, ingest: in, logger: cfg.Logger,
 		subs: subscription.New(subscription.Config{
 			Log: cfg.Log, Hub: p.Hub(), BookmarkInterval: cfg.BookmarkInterval, MaxSubscriptions: cfg.MaxSubscriptions,
+			Superseded: func(id string) bool { _, err := cfg.Index.SupersededBy(id); return err == nil },
 		}),
 		health: health.NewServer(),
 		auth:   newAPIAuth(cfg.APITokens),
-	}, nil
+		admin:  newAPIAuth(cfg.AdminTokens),
+	}
+	s.reprocess = reprocess.New(reprocess.Config{Log: cfg.Log, Index: cfg.Index, Store: p, Remap: s.remap, MaxRate: cfg.ReprocessMaxRate})
+	return s, nil
 }
 
 // GRPCServer builds the gRPC server with the EventService, the health
@@ -182,6 +197,7 @@ func (s *Server) GRPCServer() *grpc.Server {
 		grpc.ChainStreamInterceptor(s.streamAuth),
 	)
 	hooklinev1.RegisterEventServiceServer(gs, &eventService{s: s})
+	hooklinev1.RegisterAdminServiceServer(gs, &adminService{s: s})
 	healthpb.RegisterHealthServer(gs, s.health)
 	reflection.Register(gs)
 	return gs
@@ -290,6 +306,7 @@ func (s *Server) HTTPHandler(gw http.Handler) http.Handler {
 	mux.Handle("GET /v1/events:sse", s.requireToken(http.HandlerFunc(s.sse)))
 	if gw != nil {
 		mux.Handle("/v1/", s.requireToken(gw))
+		mux.Handle("/v1/admin/", s.requireAdminToken(gw))
 	}
 	return s.ingest.guardPaths(mux)
 }

@@ -12,6 +12,8 @@ package adaptertest
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -183,6 +185,82 @@ func RunGoldens(t *testing.T, s Suite) {
 			}
 		})
 	}
+	t.Run("mapping version", func(t *testing.T) {
+		if err := CheckMappingVersion(s, *update); err != nil {
+			t.Error(err)
+		}
+	})
+}
+
+// mappingVersionFile records, under a suite's testdata, the digest of its
+// goldens for each mapping version: "VERSION SHA256" per line.
+const mappingVersionFile = "mapping_versions"
+
+// CheckMappingVersion fails when the suite's goldens differ from the ones
+// recorded for the factory's MappingVersion: the mapping's output changed,
+// so the version must be raised. With record it writes the digest of a
+// version that has none yet (after the raise), never over one that has.
+func CheckMappingVersion(s Suite, record bool) error {
+	v := s.Factory.MappingVersion
+	if v < 1 {
+		return fmt.Errorf("%s: MappingVersion is %d; it starts at 1", s.Factory.Name, v)
+	}
+	digest, err := goldensDigest(filepath.Join(s.Dir, "golden"))
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(s.Dir, mappingVersionFile)
+	b, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	recorded := map[uint32]string{}
+	for line := range strings.Lines(string(b)) {
+		var rv uint32
+		var rd string
+		if _, err := fmt.Sscanf(line, "%d %s", &rv, &rd); err == nil {
+			recorded[rv] = rd
+		}
+	}
+	switch rd, ok := recorded[v]; {
+	case ok && rd == digest:
+		return nil
+	case ok:
+		return fmt.Errorf("%s: the goldens under %s changed since mapping version %d was recorded: "+
+			"raise Factory.MappingVersion to %d (stored events of older versions can then be reprocessed) and run the tests with -update to record it",
+			s.Factory.Name, s.Dir, v, v+1)
+	case !record:
+		return fmt.Errorf("%s: mapping version %d is not recorded in %s: run the tests with -update", s.Factory.Name, v, path)
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintf(f, "%d %s\n", v, digest); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// goldensDigest is the SHA-256 of a golden directory's file names and
+// contents, in name order.
+func goldensDigest(dir string) (string, error) {
+	paths, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil {
+		return "", err
+	}
+	sort.Strings(paths)
+	h := sha256.New()
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(h, "%s\x00%d\x00", filepath.Base(p), len(b))
+		h.Write(b)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // stripRaw checks each event's raw body is the delivery's body and returns

@@ -103,9 +103,10 @@ const (
 // the provider's canonical name, as a real provider's do.
 func FakeFactory(provider hooklinev1.Provider, name string, aliases ...string) adapters.Factory {
 	return adapters.Factory{
-		Provider: provider,
-		Name:     name,
-		Aliases:  aliases,
+		Provider:       provider,
+		Name:           name,
+		Aliases:        aliases,
+		MappingVersion: 1,
 		New: func(cfg adapters.Config) (adapters.Adapter, error) {
 			if err := adapters.CheckConfig(cfg); err != nil {
 				return nil, err

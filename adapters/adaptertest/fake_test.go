@@ -1,8 +1,12 @@
 package adaptertest_test
 
 import (
+	"bytes"
 	"errors"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -236,5 +240,47 @@ func TestFakeAuthentication(t *testing.T) {
 	}
 	if f.Name != "finicity" || len(f.Aliases) != 1 || f.Aliases[0] != "mastercard" || open.Provider() != hooklinev1.Provider_PROVIDER_FINICITY {
 		t.Errorf("factory %q %v, provider %v; want finicity [mastercard], PROVIDER_FINICITY", f.Name, f.Aliases, open.Provider())
+	}
+}
+
+// TestMappingVersionGuard: goldens that change under an unchanged mapping
+// version fail; after the version is raised they are recorded for it, and
+// an old version's record is never rewritten.
+func TestMappingVersionGuard(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS("testdata/fake")); err != nil {
+		t.Fatal(err)
+	}
+	s := fakeSuite
+	s.Dir = dir
+	if err := adaptertest.CheckMappingVersion(s, false); err != nil {
+		t.Fatalf("unchanged goldens: %v", err)
+	}
+	golden := filepath.Join(dir, "golden", "order.json")
+	b, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(golden, bytes.Replace(b, []byte("ORDER_STATUS_COMPLETED"), []byte("ORDER_STATUS_PENDING"), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, record := range []bool{false, true} {
+		if err := adaptertest.CheckMappingVersion(s, record); err == nil || !strings.Contains(err.Error(), "raise Factory.MappingVersion to 2") {
+			t.Errorf("changed goldens, same version, record=%v: %v; want the advice to raise it", record, err)
+		}
+	}
+	s.Factory.MappingVersion = 2
+	if err := adaptertest.CheckMappingVersion(s, false); err == nil {
+		t.Error("a raised version that is not recorded passed")
+	}
+	if err := adaptertest.CheckMappingVersion(s, true); err != nil {
+		t.Fatalf("recording version 2: %v", err)
+	}
+	if err := adaptertest.CheckMappingVersion(s, false); err != nil {
+		t.Errorf("recorded version 2: %v", err)
+	}
+	s.Factory.MappingVersion = 1
+	if err := adaptertest.CheckMappingVersion(s, true); err == nil {
+		t.Error("version 1's record was rewritten for the changed goldens")
 	}
 }

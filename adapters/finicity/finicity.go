@@ -31,12 +31,13 @@ const (
 // Factory builds Finicity adapters: provider PROVIDER_FINICITY, name
 // `finicity`, alias `mastercard`. Treat it as read-only.
 var Factory = adapters.Factory{
-	Provider: hooklinev1.Provider_PROVIDER_FINICITY,
-	Name:     "finicity",
-	Aliases:  []string{"mastercard"},
-	New:      newAdapter,
-	Sign:     Sign,
-	Samples:  Samples,
+	MappingVersion: 1,
+	Provider:       hooklinev1.Provider_PROVIDER_FINICITY,
+	Name:           "finicity",
+	Aliases:        []string{"mastercard"},
+	New:            newAdapter,
+	Sign:           Sign,
+	Samples:        Samples,
 }
 
 // newAdapter builds an adapter for one Finicity source. It fails when the source has

@@ -55,11 +55,12 @@ const AuthorizationHeader = "Authorization"
 // Factory registers the Swyft adapter: provider PROVIDER_SWYFT, name
 // "swyft", no aliases. It is never modified.
 var Factory = adapters.Factory{
-	Provider: hooklinev1.Provider_PROVIDER_SWYFT,
-	Name:     Name,
-	New:      New,
-	Sign:     Sign,
-	Samples:  Samples,
+	MappingVersion: 1,
+	Provider:       hooklinev1.Provider_PROVIDER_SWYFT,
+	Name:           Name,
+	New:            New,
+	Sign:           Sign,
+	Samples:        Samples,
 }
 
 // Adapter verifies and normalizes Swyft deliveries for one source. It is

@@ -23,11 +23,12 @@ const signaturePrefix = "v1="
 
 // Factory builds Truv adapters. Truv takes no source options.
 var Factory = adapters.Factory{
-	Provider: hooklinev1.Provider_PROVIDER_TRUV,
-	Name:     "truv",
-	New:      newAdapter,
-	Sign:     Sign,
-	Samples:  Samples,
+	MappingVersion: 1,
+	Provider:       hooklinev1.Provider_PROVIDER_TRUV,
+	Name:           "truv",
+	New:            newAdapter,
+	Sign:           Sign,
+	Samples:        Samples,
 }
 
 type adapter struct {

@@ -218,7 +218,7 @@ func buildSources(cfg *config.File, getenv func(string) string) ([]*server.Sourc
 		if err != nil {
 			return nil, fmt.Errorf("source %s/%s: %w", f.Name, sc.Name, err)
 		}
-		out = append(out, &server.Source{Provider: f.Name, Name: sc.Name, Adapter: a})
+		out = append(out, &server.Source{Provider: f.Name, Name: sc.Name, Adapter: a, MappingVersion: f.MappingVersion})
 	}
 	return out, nil
 }

@@ -37,7 +37,9 @@ var (
 	bucketOrders   = []byte("orders")   // order id → OrderState
 	bucketSessions = []byte("sessions") // session key → SessionState
 	bucketMeta     = []byte("meta")
-	keyApplied     = []byte("applied") // last sequence applied to the state
+	// superseded event id → id of the corrected event that supersedes it
+	bucketSuperseded = []byte("superseded")
+	keyApplied       = []byte("applied") // last sequence applied to the state
 )
 
 // ErrNotFound means the index holds no such entry.
@@ -87,7 +89,7 @@ func OpenWith(dir string, opts Options) (*Index, error) {
 	}
 	var stateApplied uint64
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketOrders, bucketSessions, bucketMeta} {
+		for _, b := range [][]byte{bucketOrders, bucketSessions, bucketMeta, bucketSuperseded} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -212,6 +214,14 @@ func (x *Index) Apply(evs []*hooklinev1.Event) error {
 		if len(fresh) == 0 {
 			return nil
 		}
+		superseded := tx.Bucket(bucketSuperseded)
+		for _, ev := range fresh {
+			if id := ev.GetSupersedesId(); id != "" {
+				if err := superseded.Put([]byte(id), []byte(ev.GetId())); err != nil {
+					return err
+				}
+			}
+		}
 		orders := newStates(tx.Bucket(bucketOrders), func() *hooklinev1.OrderState { return &hooklinev1.OrderState{} })
 		sessions := newStates(tx.Bucket(bucketSessions), func() *hooklinev1.SessionState { return &hooklinev1.SessionState{} })
 		for _, ev := range fresh {
@@ -249,6 +259,22 @@ func (x *Index) Apply(evs []*hooklinev1.Event) error {
 // Order and session state stays.
 func (x *Index) Sweep(firstSeq uint64) error {
 	return x.ids.Sweep(firstSeq)
+}
+
+// SupersededBy returns the id of the corrected event that supersedes the
+// event id, or ErrNotFound when none does (yet: the index sees a
+// correction a few milliseconds after it is appended).
+func (x *Index) SupersededBy(id string) (string, error) {
+	var by string
+	err := x.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketSuperseded).Get([]byte(id))
+		if v == nil {
+			return ErrNotFound
+		}
+		by = string(v)
+		return nil
+	})
+	return by, err
 }
 
 // Order returns the current state of an order, or ErrNotFound.

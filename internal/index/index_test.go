@@ -627,3 +627,26 @@ func TestLongKeys(t *testing.T) {
 		t.Errorf("Order of an unknown long id: %v, want ErrNotFound", err)
 	}
 }
+
+// TestCorrections: a corrected event records what it supersedes, and
+// updates the state (and its event count) as any later event at the same
+// provider time would.
+func TestCorrections(t *testing.T) {
+	x, _ := openTest(t)
+	orig := orderEv(1, "o1", hooklinev1.OrderStatus_ORDER_STATUS_UNKNOWN, 5)
+	fix := orderEv(2, "o1", hooklinev1.OrderStatus_ORDER_STATUS_COMPLETED, 5)
+	fix.Derived, fix.SupersedesId, fix.MappingVersion = true, orig.GetId(), 2
+	if err := x.Apply([]*hooklinev1.Event{orig, fix}); err != nil {
+		t.Fatal(err)
+	}
+	if by, err := x.SupersededBy(orig.GetId()); err != nil || by != fix.GetId() {
+		t.Errorf("SupersededBy(original) = %q, %v; want %s", by, err, fix.GetId())
+	}
+	if _, err := x.SupersededBy(fix.GetId()); !errors.Is(err, ErrNotFound) {
+		t.Errorf("SupersededBy(correction) = %v, want ErrNotFound", err)
+	}
+	st, err := x.Order("o1")
+	if err != nil || st.GetStatus() != hooklinev1.OrderStatus_ORDER_STATUS_COMPLETED || st.GetEventCount() != 2 || st.GetLastEventId() != fix.GetId() {
+		t.Errorf("state %v (count %d, last %s), %v; want COMPLETED from the correction, two events", st.GetStatus(), st.GetEventCount(), st.GetLastEventId(), err)
+	}
+}

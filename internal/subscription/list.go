@@ -82,11 +82,12 @@ func (s *Service) List(ctx context.Context, req *hooklinev1.ListEventsRequest) (
 		return nil, &CursorError{Earliest: first, Latest: last}
 	}
 	filter := fanout.NewFilter(req.GetFilter())
+	exclude := req.GetFilter().GetExcludeSuperseded()
 	resp := &hooklinev1.ListEventsResponse{}
 	pageBytes := 0
 	_, err = s.log.Read(ctx, eventlog.Start{AfterSequence: after}, FilterSubjects(s.log.SubjectPrefix(), req.GetFilter()), last,
 		func(ev *hooklinev1.Event) error {
-			if !filter.Match(ev) {
+			if !filter.Match(ev) || exclude && s.superseded(ev.GetId()) {
 				return nil
 			}
 			n := proto.Size(ev)

@@ -102,12 +102,16 @@ type Config struct {
 	// MaxSubscriptions caps open subscriptions; one more is refused with a
 	// *LimitError. Default DefaultMaxSubscriptions.
 	MaxSubscriptions int
+	// Superseded reports whether a corrected event supersedes the event id,
+	// for filters with exclude_superseded. Nil: none is.
+	Superseded func(id string) bool
 }
 
 // Service runs subscriptions and lists; see the package documentation.
 type Service struct {
 	log              Log
 	hub              *fanout.Hub
+	superseded       func(id string) bool
 	bookmarkInterval time.Duration
 	maxSubscriptions int
 
@@ -125,9 +129,13 @@ func New(cfg Config) *Service {
 	if cfg.MaxSubscriptions <= 0 {
 		cfg.MaxSubscriptions = DefaultMaxSubscriptions
 	}
+	if cfg.Superseded == nil {
+		cfg.Superseded = func(string) bool { return false }
+	}
 	return &Service{
 		log: cfg.Log, hub: cfg.Hub, bookmarkInterval: cfg.BookmarkInterval, maxSubscriptions: cfg.MaxSubscriptions,
-		open: map[*int]context.CancelCauseFunc{},
+		superseded: cfg.Superseded,
+		open:       map[*int]context.CancelCauseFunc{},
 	}
 }
 
@@ -302,11 +310,15 @@ func (s *Service) run(ctx context.Context, req *hooklinev1.SubscribeRequest, sen
 	// gateway's receive times by the append: an event received just before
 	// the start time can be stored after it, and is left out here.
 	received := startTime
+	exclude := req.GetFilter().GetExcludeSuperseded()
 	emit := func(ev *hooklinev1.Event) error {
 		if ev.GetSequence() <= cursor || !filter.Match(ev) {
 			return nil
 		}
 		if !received.IsZero() && ev.GetReceiveTime().AsTime().Before(received) {
+			return nil
+		}
+		if exclude && s.superseded(ev.GetId()) {
 			return nil
 		}
 		if err := send(&hooklinev1.SubscribeResponse{Frame: &hooklinev1.SubscribeResponse_Event{Event: ev}}); err != nil {

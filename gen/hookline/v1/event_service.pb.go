@@ -772,7 +772,8 @@ type OrderState struct {
 	LastEventId string `protobuf:"bytes,10,opt,name=last_event_id,json=lastEventId,proto3" json:"last_event_id,omitempty"`
 	// Sequence of the event that set the current status.
 	LastSequence uint64 `protobuf:"varint,11,opt,name=last_sequence,json=lastSequence,proto3" json:"last_sequence,omitempty"`
-	// Number of events seen for this order.
+	// Number of events seen for this order, corrected events (see
+	// Event.derived) included.
 	EventCount    int64 `protobuf:"varint,12,opt,name=event_count,json=eventCount,proto3" json:"event_count,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1008,7 +1009,7 @@ type SessionState struct {
 	LastEventId string `protobuf:"bytes,9,opt,name=last_event_id,json=lastEventId,proto3" json:"last_event_id,omitempty"`
 	// Sequence of the event that set the stage.
 	LastSequence uint64 `protobuf:"varint,10,opt,name=last_sequence,json=lastSequence,proto3" json:"last_sequence,omitempty"`
-	// Number of events seen for this session.
+	// Number of events seen for this session, corrected events included.
 	EventCount    int64 `protobuf:"varint,11,opt,name=event_count,json=eventCount,proto3" json:"event_count,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

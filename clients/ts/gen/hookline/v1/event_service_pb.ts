@@ -440,7 +440,8 @@ export type OrderState = Message<"hookline.v1.OrderState"> & {
   lastSequence: bigint;
 
   /**
-   * Number of events seen for this order.
+   * Number of events seen for this order, corrected events (see
+   * Event.derived) included.
    *
    * @generated from field: int64 event_count = 12;
    */
@@ -574,7 +575,7 @@ export type SessionState = Message<"hookline.v1.SessionState"> & {
   lastSequence: bigint;
 
   /**
-   * Number of events seen for this session.
+   * Number of events seen for this session, corrected events included.
    *
    * @generated from field: int64 event_count = 11;
    */
