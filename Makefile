@@ -130,8 +130,20 @@ build: ## Build bin/hookline (the gateway and its CLI), stamped with the git com
 
 DEV_ENV := HOOKLINE_DEV_TRUV_SECRET=dev-truv-access-secret \
 	HOOKLINE_DEV_FINICITY_SECRET=dev-finicity-partner-secret \
-	HOOKLINE_DEV_SWYFT_AUTH='Bearer dev-swyft-token'
+	HOOKLINE_DEV_SWYFT_AUTH='Bearer dev-swyft-token' \
+	HOOKLINE_ADMIN_TOKENS=dev-admin-token
 
 .PHONY: run
-run: ## Start the gateway on 127.0.0.1:8080 (HTTP) and :9090 (gRPC) with config/dev.yaml and embedded NATS in ./data.
-	$(DEV_ENV) $(GO) run ./cmd/hookline --config config/dev.yaml $(ARGS)
+run: build ## Build, then start the gateway on 127.0.0.1:8080 (HTTP) and :9090 (gRPC) with config/dev.yaml and embedded NATS in ./data (Ctrl-C stops it).
+	@# exec: the gateway takes make's place, so Ctrl-C stops it cleanly.
+	$(DEV_ENV) exec $(BIN)/hookline --config config/dev.yaml $(ARGS)
+
+.PHONY: clean-data
+clean-data: ## Start over: remove ./data (the log and the index of `make run`); stop the gateway first.
+	rm -rf data
+
+.PHONY: tools
+tools: ## Build the pinned tools once (buf, grpcurl, staticcheck), so their first use is quick.
+	$(TOOL) grpcurl -version
+	$(BUF) --version
+	$(TOOL) staticcheck -version

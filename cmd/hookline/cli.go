@@ -34,6 +34,7 @@ func cliCommands() []cliCommand {
 		{"events", "list events (one page or all) or get one by id", runEvents},
 		{"orders", "get the current state of an order", runOrders},
 		{"sessions", "get the current state of a session", runSessions},
+		{"reprocess", "run stored deliveries through the current mappings; append corrected events (admin)", runReprocess},
 		{"version", "print the version, commit and Go version of this binary", runVersion},
 		{"help", "show the commands, or a command's help", runHelp},
 	}

@@ -13,6 +13,7 @@ import (
 // flag per field.
 type filterFlags struct {
 	orderIDs, sessionKeys, eventTypes, providers stringList
+	excludeSuperseded                            bool
 }
 
 func addFilterFlags(fs *flag.FlagSet) *filterFlags {
@@ -21,13 +22,14 @@ func addFilterFlags(fs *flag.FlagSet) *filterFlags {
 	fs.Var(&f.sessionKeys, "session-key", "only events of this session `key` (repeatable; with --order-id: either)")
 	fs.Var(&f.eventTypes, "event-type", "only events of this unified `type`, e.g. SESSION_COMPLETED or EVENT_TYPE_SESSION_COMPLETED (repeatable)")
 	fs.Var(&f.providers, "provider", "only events of this `provider`: truv, finicity (mastercard) or swyft (repeatable)")
+	fs.BoolVar(&f.excludeSuperseded, "exclude-superseded", false, "leave out events a corrected event supersedes (see hookline reprocess)")
 	return f
 }
 
 // filter builds the request's filter; unknown type and provider names are
 // usage errors that list the known ones.
 func (f *filterFlags) filter() (*hooklinev1.EventFilter, error) {
-	out := &hooklinev1.EventFilter{OrderIds: f.orderIDs, SessionKeys: f.sessionKeys}
+	out := &hooklinev1.EventFilter{OrderIds: f.orderIDs, SessionKeys: f.sessionKeys, ExcludeSuperseded: f.excludeSuperseded}
 	for _, t := range f.eventTypes {
 		v, err := parseEventType(t)
 		if err != nil {
@@ -55,6 +57,9 @@ func (f *filterFlags) args() []string {
 		for _, v := range l.vs {
 			out = append(out, l.name, shellQuote(v))
 		}
+	}
+	if f.excludeSuperseded {
+		out = append(out, "--exclude-superseded")
 	}
 	return out
 }

@@ -36,7 +36,11 @@ var devEnv = map[string]string{
 	"HOOKLINE_DEV_FINICITY_SECRET": "dev-finicity-partner-secret",
 	"HOOKLINE_DEV_SWYFT_AUTH":      "Bearer dev-swyft-token",
 	"HOOKLINE_API_TOKENS":          cliToken,
+	"HOOKLINE_ADMIN_TOKENS":        cliAdminToken,
 }
+
+// cliAdminToken is the admin token of the gateways the CLI tests start.
+const cliAdminToken = "cli-admin-token"
 
 // startDev runs the gateway as `make run` does (config/dev.yaml, the dev
 // secrets) on :0 ports and dataDir; extra flags come last and win.

@@ -191,16 +191,16 @@ func TestLoadAPITokens(t *testing.T) {
 	if err := os.WriteFile(empty, []byte("# none yet\n\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	got, err := loadAPITokens(file, " env-a , env-b ")
+	got, err := loadTokens("HOOKLINE_API_TOKENS", "--api-tokens-file", file, " env-a , env-b ")
 	if err != nil || strings.Join(got, " ") != "env-a env-b new-token old-token" {
 		t.Errorf("loadAPITokens = %q, %v", got, err)
 	}
 	for _, tc := range []struct{ file, env string }{{empty, ""}, {"", " , "}, {filepath.Join(dir, "missing"), ""}} {
-		if got, err := loadAPITokens(tc.file, tc.env); err == nil {
-			t.Errorf("loadAPITokens(%q, %q) = %q, want an error", tc.file, tc.env, got)
+		if got, err := loadTokens("HOOKLINE_API_TOKENS", "--api-tokens-file", tc.file, tc.env); err == nil {
+			t.Errorf("loadTokens(%q, %q) = %q, want an error", tc.file, tc.env, got)
 		}
 	}
-	if got, err := loadAPITokens("", ""); err != nil || len(got) != 0 {
+	if got, err := loadTokens("HOOKLINE_API_TOKENS", "--api-tokens-file", "", ""); err != nil || len(got) != 0 {
 		t.Errorf("no tokens configured: %q, %v", got, err)
 	}
 }

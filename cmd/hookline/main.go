@@ -29,6 +29,7 @@ import (
 	"github.com/hookline/hookline/internal/eventlog"
 	"github.com/hookline/hookline/internal/index"
 	"github.com/hookline/hookline/internal/pipeline"
+	"github.com/hookline/hookline/internal/reprocess"
 	"github.com/hookline/hookline/internal/subscription"
 	"github.com/hookline/hookline/server"
 )
@@ -59,7 +60,8 @@ type options struct {
 	fsyncInterval, appendTimeout, bookmark   time.Duration
 	shutdownTimeout                          time.Duration
 	maxSubscriptions                         int
-	apiTokensFile                            string
+	apiTokensFile, adminTokensFile           string
+	reprocessMaxRate                         int
 	tlsCert, tlsKey                          string
 	apiAllowUnauthenticated                  bool
 	logLevel, logFormat                      string
@@ -96,6 +98,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	fs.StringVar(&o.tlsCert, "tls-cert", "", "certificate chain (PEM) to serve HTTP and gRPC over TLS, reloaded when the file changes; with --tls-key")
 	fs.StringVar(&o.tlsKey, "tls-key", "", "key (PEM) of --tls-cert")
 	fs.StringVar(&o.apiTokensFile, "api-tokens-file", "", "file of read API tokens, one per line (also: HOOKLINE_API_TOKENS, comma-separated); calls must send Authorization: Bearer <token>")
+	fs.StringVar(&o.adminTokensFile, "admin-tokens-file", "", "file of admin API tokens, one per line (also: HOOKLINE_ADMIN_TOKENS, comma-separated), for AdminService (hookline reprocess); without any the admin API refuses every call")
+	fs.IntVar(&o.reprocessMaxRate, "reprocess-max-rate", reprocess.DefaultMaxRate, "most events a reprocess run handles per second")
 	fs.BoolVar(&o.apiAllowUnauthenticated, "api-allow-unauthenticated", false, "serve the read API without tokens on addresses beyond loopback (when the network in front authenticates)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&o.logFormat, "log-format", "text", "text or json")
@@ -147,6 +151,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 			"set HOOKLINE_API_TOKENS or --api-tokens-file, or --api-allow-unauthenticated if the network in front of the gateway authenticates its clients", o.httpAddr, o.grpcAddr)
 	case (o.tlsCert == "") != (o.tlsKey == ""):
 		return nil, errors.New("--tls-cert and --tls-key go together")
+	case o.reprocessMaxRate < 1:
+		return nil, errors.New("--reprocess-max-rate must be at least 1")
 	case o.maxSubscriptions < 1:
 		return nil, errors.New("--max-subscriptions must be at least 1")
 	case o.maxLag == 0 && o.safeIndexLag() < time.Second:
@@ -277,7 +283,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		logger.Warn("index_ids_discarded", "reason", why, "action", "rebuilding from the log")
 	}
 
-	apiTokens, err := loadAPITokens(o.apiTokensFile, getenv("HOOKLINE_API_TOKENS"))
+	apiTokens, err := loadTokens("HOOKLINE_API_TOKENS", "--api-tokens-file", o.apiTokensFile, getenv("HOOKLINE_API_TOKENS"))
+	if err != nil {
+		return err
+	}
+	adminTokens, err := loadTokens("HOOKLINE_ADMIN_TOKENS", "--admin-tokens-file", o.adminTokensFile, getenv("HOOKLINE_ADMIN_TOKENS"))
 	if err != nil {
 		return err
 	}
@@ -288,6 +298,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Log: log, Index: idx, Sources: sources, Logger: logger, OpenAPI: hookline.OpenAPI,
 		BookmarkInterval: o.bookmark, ShutdownTimeout: o.shutdownTimeout, MaxIndexLag: o.maxIndexLag(),
 		DedupHorizon: o.dedupHorizon, MaxSubscriptions: o.maxSubscriptions, APITokens: apiTokens,
+		AdminTokens: adminTokens, ReprocessMaxRate: o.reprocessMaxRate,
 		Ingest: server.IngestOptions{
 			MaxBodyBytes: o.maxBody, AppendTimeout: o.appendTimeout, Providers: registry.Factories(),
 		},
@@ -344,10 +355,11 @@ func loopbackOnly(addr string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// loadAPITokens reads the read API tokens: one per line of file (blank
-// lines and lines starting with # are skipped) and the comma-separated
-// list in env. A file that names none is an error, not an open API.
-func loadAPITokens(file, env string) ([]string, error) {
+// loadTokens reads API tokens: one per line of file (blank lines and lines
+// starting with # are skipped) and the comma-separated list in env (the
+// variable envName). A file or variable that names none is an error, not
+// an open API. flagName names the file's flag in errors.
+func loadTokens(envName, flagName, file, env string) ([]string, error) {
 	var tokens []string
 	for t := range strings.SplitSeq(env, ",") {
 		if t = strings.TrimSpace(t); t != "" {
@@ -355,14 +367,14 @@ func loadAPITokens(file, env string) ([]string, error) {
 		}
 	}
 	if env != "" && len(tokens) == 0 {
-		return nil, errors.New("HOOKLINE_API_TOKENS holds no token")
+		return nil, fmt.Errorf("%s holds no token", envName)
 	}
 	if file == "" {
 		return tokens, nil
 	}
 	b, err := os.ReadFile(file)
 	if err != nil {
-		return nil, fmt.Errorf("--api-tokens-file: %w", err)
+		return nil, fmt.Errorf("%s: %w", flagName, err)
 	}
 	n := len(tokens)
 	for line := range strings.Lines(string(b)) {
@@ -371,7 +383,7 @@ func loadAPITokens(file, env string) ([]string, error) {
 		}
 	}
 	if len(tokens) == n {
-		return nil, fmt.Errorf("--api-tokens-file %s holds no token", file)
+		return nil, fmt.Errorf("%s %s holds no token", flagName, file)
 	}
 	return tokens, nil
 }
