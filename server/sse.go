@@ -18,7 +18,7 @@ import (
 
 // sse serves GET /v1/events:sse, a Server-Sent Events form of Subscribe for
 // browsers and scripts. Query parameters: order_id, session_key,
-// event_type, provider (each repeatable), after_sequence, start_time
+// event_type, provider (each repeatable), exclude_superseded, after_sequence, start_time
 // (RFC 3339), position (earliest|latest), bookmark_interval (Go duration).
 // The Last-Event-ID header, sent by EventSource on reconnect, overrides
 // them all. Frames: `event: event` with the Event as JSON, `event: bookmark`
@@ -102,6 +102,13 @@ func (s *Server) sseRequest(r *http.Request) (*hooklinev1.SubscribeRequest, erro
 			return nil, invalidArgument("provider: unknown value " + strconv.Quote(v))
 		}
 		f.Providers = append(f.Providers, p)
+	}
+	if v := q.Get("exclude_superseded"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return nil, invalidArgument("exclude_superseded must be true or false")
+		}
+		f.ExcludeSuperseded = b
 	}
 	req := &hooklinev1.SubscribeRequest{Filter: f}
 	if v := q.Get("bookmark_interval"); v != "" {

@@ -252,6 +252,7 @@ func TestSSEErrors(t *testing.T) {
 		{"unknown_provider", "provider=nope", "", http.StatusBadRequest, invalid},
 		{"bad_position", "position=middle", "", http.StatusBadRequest, invalid},
 		{"bad_bookmark_interval", "bookmark_interval=soon", "", http.StatusBadRequest, invalid},
+		{"bad_exclude_superseded", "exclude_superseded=maybe", "", http.StatusBadRequest, invalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
