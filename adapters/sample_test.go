@@ -28,7 +28,8 @@ func TestReplaceJSONStrings(t *testing.T) {
 
 func TestSampleParamsIDs(t *testing.T) {
 	a, b := SampleParams{Seed: [16]byte{1}}, SampleParams{Seed: [16]byte{2}}
-	if a.Hex("order", 32) != a.Hex("order", 32) || a.Hex("order", 32) == b.Hex("order", 32) || a.Hex("order", 32) == a.Hex("task", 32) {
+	again := SampleParams{Seed: [16]byte{1}}
+	if a.Hex("order", 32) != again.Hex("order", 32) || a.Hex("order", 32) == b.Hex("order", 32) || a.Hex("order", 32) == a.Hex("task", 32) {
 		t.Error("Hex is not a function of seed and label")
 	}
 	if got := a.Hex("x", 32); !regexp.MustCompile(`^[0-9a-f]{32}$`).MatchString(got) {

@@ -88,10 +88,19 @@ type notFoundError struct{ what string }
 
 func (e *notFoundError) Error() string { return e.what + " not found" }
 
-// routeError is a webhook URL that names no endpoint.
+// routeError is a webhook request that reaches no endpoint: an unknown
+// path, provider or source (404), or a method other than POST (405).
 type routeError struct {
 	reason, message string
 	status          int
+}
+
+// code is the gRPC code of the route error's row (the error is HTTP only).
+func (e *routeError) code() codes.Code {
+	if e.status == http.StatusMethodNotAllowed {
+		return codes.Unimplemented
+	}
+	return codes.NotFound
 }
 
 func (e *routeError) Error() string { return e.message }
@@ -114,7 +123,7 @@ func translate(err error) wireError {
 	}
 	switch {
 	case errors.As(err, &re):
-		return wireError{re.status, codes.NotFound, re.reason, re.message, nil}
+		return wireError{re.status, re.code(), re.reason, re.message, nil}
 	case errors.Is(err, adapters.ErrUnauthenticated):
 		return wireError{http.StatusUnauthorized, codes.Unauthenticated, ReasonUnauthenticated, reason, nil}
 	case errors.Is(err, errUnauthenticated), errors.Is(err, errAdminUnauthenticated), errors.Is(err, errAdminDisabled):

@@ -13,7 +13,7 @@ import (
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 )
 
-// TestReflectionAndHealth backs the README's grpcurl examples: reflection
+// TestReflectionAndHealth backs the README's and docs/api.md's grpcurl examples: reflection
 // lists the service (so grpcurl needs no proto files) and the standard
 // health service answers SERVING once the index is ready.
 func TestReflectionAndHealth(t *testing.T) {
@@ -48,7 +48,7 @@ func TestReflectionAndHealth(t *testing.T) {
 // grpc-go clients never ping more often than every 10 s: one ping on a
 // connection without streams is answered, but pinging again and again
 // within 10 s ends the connection with GOAWAY ENHANCE_YOUR_CALM
-// "too_many_pings", as the README says.
+// "too_many_pings", as docs/api.md says.
 func TestKeepaliveEnforcement(t *testing.T) {
 	e := newTestEnv(t, envOptions{})
 	conn, err := net.DialTimeout("tcp", strings.TrimPrefix(e.conn.Target(), "passthrough:///"), 5*time.Second)

@@ -31,10 +31,6 @@ type Store interface {
 
 var _ Store = (*pipeline.Pipeline)(nil)
 
-// DefaultAppendTimeout bounds a delivery's wait for the event store when
-// IngestOptions sets none.
-const DefaultAppendTimeout = 5 * time.Second
-
 // Source is one configured provider account that accepts webhooks.
 type Source struct {
 	// Provider is the provider's canonical name (`truv`, `finicity`, `swyft`).
@@ -82,7 +78,7 @@ type IngestOptions struct {
 	MaxBodyBytes int64
 	// AppendTimeout bounds the wait for the event store; past it the
 	// delivery gets 503 and the provider retries. Default
-	// DefaultAppendTimeout.
+	// pipeline.DefaultAppendTimeout.
 	AppendTimeout time.Duration
 	// Providers are the providers the gateway knows (adapters/registry's
 	// Factories): their names and aliases (`mastercard` for `finicity`) in
@@ -112,7 +108,7 @@ func NewIngest(sources []*Source, store Store, logger *slog.Logger, opts IngestO
 		opts.MaxBodyBytes = eventlog.DefaultMaxBodyBytes
 	}
 	if opts.AppendTimeout <= 0 {
-		opts.AppendTimeout = DefaultAppendTimeout
+		opts.AppendTimeout = pipeline.DefaultAppendTimeout
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now

@@ -38,11 +38,13 @@ func (s *Server) sse(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer sub.Close()
+	reqID := s.ingest.reqIDs.from(r.Header.Get("X-Request-Id"))
 	rc := http.NewResponseController(w)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
+	h.Set("X-Request-Id", reqID)
 	w.WriteHeader(http.StatusOK)
 	_ = rc.Flush()
 	mo := protojson.MarshalOptions{}
@@ -75,7 +77,7 @@ func (s *Server) sse(w http.ResponseWriter, r *http.Request) {
 	if err := sub.Run(send); err != nil && r.Context().Err() == nil {
 		we := translate(err)
 		logged(r.Context(), s.logger, err, we)
-		b, _ := json.Marshal(we.body(w.Header().Get("X-Request-Id")))
+		b, _ := json.Marshal(we.body(reqID))
 		_, _ = fmt.Fprintf(w, "event: error\ndata: %s\n\n", b)
 		_ = rc.Flush()
 	}

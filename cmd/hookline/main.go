@@ -91,7 +91,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	fs.StringVar(&o.fsync, "fsync", "interval", "embedded store fsync policy: interval or always")
 	fs.DurationVar(&o.fsyncInterval, "fsync-interval", eventlog.DefaultSyncInterval, "fsync period with --fsync=interval")
 	fs.Int64Var(&o.maxBody, "max-body-bytes", eventlog.DefaultMaxBodyBytes, "largest accepted webhook body")
-	fs.DurationVar(&o.appendTimeout, "append-timeout", server.DefaultAppendTimeout, "how long a delivery waits for the store before answering 503")
+	fs.DurationVar(&o.appendTimeout, "append-timeout", pipeline.DefaultAppendTimeout, "how long a delivery waits for the store before answering 503")
 	fs.DurationVar(&o.bookmark, "bookmark-interval", subscription.DefaultBookmarkInterval, "default interval of subscription bookmarks")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", server.DefaultShutdownTimeout, "graceful shutdown limit")
 	fs.IntVar(&o.maxSubscriptions, "max-subscriptions", subscription.DefaultMaxSubscriptions, "open subscriptions (gRPC, REST and SSE together) beyond which new ones get RESOURCE_EXHAUSTED / HTTP 429")

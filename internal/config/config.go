@@ -42,7 +42,7 @@ type Source struct {
 	// AllowUnauthenticated accepts deliveries without authentication. Must be
 	// explicit; it cannot be combined with secrets.
 	AllowUnauthenticated bool `yaml:"allow_unauthenticated"`
-	// Options are provider-specific settings (see the README).
+	// Options are provider-specific settings (docs/configuration.md).
 	Options map[string]string `yaml:"options"`
 }
 

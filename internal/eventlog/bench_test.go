@@ -125,7 +125,7 @@ func forEach(workers, n int, fn func(i int) error) error {
 // BenchmarkAppendFsync compares the two fsync policies of the embedded
 // store in one run, 64 writers each: b.N appends with an fsync every second
 // (the default, timed) and b.N appends with an fsync per append
-// (--fsync=always, the baseline; at most 10 000 appends). It backs the README's statement that
+// (--fsync=always, the baseline; at most 10 000 appends). It backs docs/durability.md's statement that
 // --fsync=always costs much throughput.
 //
 // Metrics: events/s (interval), always-events/s, ratio-always-vs-interval.

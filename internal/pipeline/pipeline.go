@@ -40,10 +40,12 @@ const (
 	// Mastercard retries daily for three days, so a last retry can land
 	// just after 72h; the margin covers it.
 	DefaultDedupHorizon = 96 * time.Hour
-	// DefaultMaxIndexLag is the lag guard's limit when none is given. The
-	// gateway derives its limit from the duplicate window and the append
-	// timeout instead (SafeIndexLag).
-	DefaultMaxIndexLag = 20 * time.Second
+	// DefaultAppendTimeout is how long a delivery waits for the event store
+	// before it gets 503 and its provider retries.
+	DefaultAppendTimeout = 5 * time.Second
+	// DefaultMaxIndexLag is the lag guard's limit with the default duplicate
+	// window and append timeout: SafeIndexLag of them, 23s.
+	DefaultMaxIndexLag = eventlog.DefaultDuplicateWindow - DefaultAppendTimeout - lagNoticeMargin
 )
 
 // Errors Accepting and Store return.

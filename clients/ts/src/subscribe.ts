@@ -1,7 +1,7 @@
 // A resumable subscription: Subscribe, and when the stream breaks, subscribe
 // again after the last sequence seen.
 //
-// The gateway guarantees (README, "Subscribing") that one stream delivers
+// The gateway guarantees (docs/api.md, "Guarantees") that one stream delivers
 // matching events in log order without gaps or duplicates, that a bookmark
 // with sequence N means every matching event up to N was delivered, and
 // that resuming with after_sequence = the last sequence seen yields exactly

@@ -541,7 +541,7 @@ type Event struct {
 	// key for session events, empty for unmapped events that carry neither.
 	Subject string `protobuf:"bytes,5,opt,name=subject,proto3" json:"subject,omitempty"`
 	// When the provider says the event happened. Unset when the provider gives
-	// no usable time; see the README for the per-provider source of this field.
+	// no usable time; docs/providers.md gives each provider's source of it.
 	Time *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=time,proto3" json:"time,omitempty"`
 	// When the gateway received the delivery.
 	ReceiveTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=receive_time,json=receiveTime,proto3" json:"receive_time,omitempty"`
@@ -568,7 +568,7 @@ type Event struct {
 	// events normalized from one delivery.
 	DeliveryId string `protobuf:"bytes,15,opt,name=delivery_id,json=deliveryId,proto3" json:"delivery_id,omitempty"`
 	// The key the gateway de-duplicates this event on, derived from the
-	// provider's event id (or body hash) as documented in the README.
+	// provider's event id (or body hash) as docs/providers.md documents.
 	DedupKey string `protobuf:"bytes,16,opt,name=dedup_key,json=dedupKey,proto3" json:"dedup_key,omitempty"`
 	// Version of the provider mapping that produced this event. Every
 	// provider's mapping has a version, raised whenever its output for some

@@ -66,7 +66,7 @@ export type Event = Message<"hookline.v1.Event"> & {
 
   /**
    * When the provider says the event happened. Unset when the provider gives
-   * no usable time; see the README for the per-provider source of this field.
+   * no usable time; docs/providers.md gives each provider's source of it.
    *
    * @generated from field: google.protobuf.Timestamp time = 6;
    */
@@ -152,7 +152,7 @@ export type Event = Message<"hookline.v1.Event"> & {
 
   /**
    * The key the gateway de-duplicates this event on, derived from the
-   * provider's event id (or body hash) as documented in the README.
+   * provider's event id (or body hash) as docs/providers.md documents.
    *
    * @generated from field: string dedup_key = 16;
    */
