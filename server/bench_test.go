@@ -38,7 +38,6 @@ import (
 	"github.com/hookline/hookline/internal/eventlog"
 	"github.com/hookline/hookline/internal/index"
 	"github.com/hookline/hookline/internal/pipeline"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -576,15 +575,7 @@ func BenchmarkDedupMemory(b *testing.B) {
 // in a JetStream duplicate window.
 func benchJetStreamWindowBytes(b *testing.B, n int) float64 {
 	lg := eventlogtest.Open(b, eventlog.Options{DuplicateWindow: 72 * time.Hour})
-	nc, err := nats.Connect("", nats.InProcessServer(lg.NATS))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		b.Fatal(err)
-	}
+	js := lg.JetStream(b)
 	publish := func(from int, withID bool) {
 		for i := from; i < from+n; i++ {
 			ev := benchEvent(i)

@@ -22,7 +22,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 	hooklinev1 "github.com/hookline/hookline/gen/hookline/v1"
 	"github.com/hookline/hookline/internal/fanout"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -605,16 +604,7 @@ func TestSubscribeResumeRandomized(t *testing.T) {
 // retention would.
 func purgeBefore(t testing.TB, lg *eventlogtest.Log, seq uint64) {
 	t.Helper()
-	nc, err := nats.Connect("", nats.InProcessServer(lg.NATS))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stream, err := js.Stream(t.Context(), "HOOKLINE_EVENTS")
+	stream, err := lg.JetStream(t).Stream(t.Context(), "HOOKLINE_EVENTS")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,6 @@ import (
 
 	hooklinev1 "github.com/hookline/hookline/gen/hookline/v1"
 	"github.com/hookline/hookline/internal/eventlog"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -33,15 +32,8 @@ func BenchmarkAppend(b *testing.B) {
 		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
 			ctx := context.Background()
 			lg := eventlogtest.Open(b, eventlog.Options{})
-			nc, err := nats.Connect("", nats.InProcessServer(lg.NATS))
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer nc.Close()
-			js, err := jetstream.New(nc)
-			if err != nil {
-				b.Fatal(err)
-			}
+			js := lg.JetStream(b)
+			var err error
 			evs := make([]*hooklinev1.Event, b.N)
 			raw := make([][]byte, b.N)
 			for i := range b.N {

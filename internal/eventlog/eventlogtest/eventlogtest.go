@@ -10,6 +10,8 @@ import (
 
 	"github.com/hookline/hookline/internal/eventlog"
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // Log is an event log and, when embedded, the server it runs on.
@@ -52,6 +54,26 @@ func Open(t testing.TB, opts eventlog.Options) *Log {
 	kl := &Log{Log: l, NATS: ns}
 	t.Cleanup(kl.Close)
 	return kl
+}
+
+// JetStream returns a JetStream client of its own on the log's embedded
+// server, to publish or purge around the log; the test's cleanup closes its
+// connection.
+func (l *Log) JetStream(t testing.TB) jetstream.JetStream {
+	t.Helper()
+	if l.NATS == nil {
+		t.Fatal("eventlogtest: JetStream needs an embedded log")
+	}
+	nc, err := nats.Connect("", nats.InProcessServer(l.NATS))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
 }
 
 // Close closes the log, then stops its server after it has flushed its
