@@ -55,8 +55,8 @@ func TestAppendDuplicateReadRestart(t *testing.T) {
 	}
 
 	var got []uint64
-	filter := FilterSubject(l.SubjectPrefix(), "swyft", "", "", "")
-	last, err := l.Read(ctx, Start{AfterSequence: 3}, []string{filter}, 100, func(ev *hooklinev1.Event) error {
+	filter := FilterSubjects(l.SubjectPrefix(), "swyft", "", "", "")
+	last, err := l.Read(ctx, Start{AfterSequence: 3}, filter, 100, func(ev *hooklinev1.Event) error {
 		got = append(got, ev.GetSequence())
 		return nil
 	})
@@ -67,8 +67,8 @@ func TestAppendDuplicateReadRestart(t *testing.T) {
 		t.Fatalf("filtered read = %v last %d, want [4 6 8 10] last 10", got, last)
 	}
 	got = nil
-	keyFilter := FilterSubject(l.SubjectPrefix(), "", "order", "", "order.1 *>")
-	if _, err := l.Read(ctx, Start{}, []string{keyFilter}, 100, func(ev *hooklinev1.Event) error {
+	keyFilter := FilterSubjects(l.SubjectPrefix(), "", "order", "", "order.1 *>")
+	if _, err := l.Read(ctx, Start{}, keyFilter, 100, func(ev *hooklinev1.Event) error {
 		got = append(got, ev.GetSequence())
 		return nil
 	}); err != nil {
@@ -77,7 +77,7 @@ func TestAppendDuplicateReadRestart(t *testing.T) {
 	if fmt.Sprint(got) != "[2 5 8]" {
 		t.Fatalf("key read = %v, want [2 5 8]", got)
 	}
-	none, err := l.Read(ctx, Start{AfterSequence: 2}, []string{FilterSubject(l.SubjectPrefix(), "finicity", "", "", "")}, 100, func(*hooklinev1.Event) error {
+	none, err := l.Read(ctx, Start{AfterSequence: 2}, FilterSubjects(l.SubjectPrefix(), "finicity", "", "", ""), 100, func(*hooklinev1.Event) error {
 		t.Error("no finicity events expected")
 		return nil
 	})
@@ -167,10 +167,7 @@ func TestReadByTimeWithSeveralFilters(t *testing.T) {
 	add("a2", hooklinev1.Provider_PROVIDER_TRUV, "A") // the one the server would skip
 	add("b1", hooklinev1.Provider_PROVIDER_SWYFT, "B")
 	add("b2", hooklinev1.Provider_PROVIDER_SWYFT, "B")
-	filters := []string{
-		FilterSubject(l.SubjectPrefix(), "", "order", "", "A"),
-		FilterSubject(l.SubjectPrefix(), "", "order", "", "B"),
-	}
+	filters := append(FilterSubjects(l.SubjectPrefix(), "", "order", "", "A"), FilterSubjects(l.SubjectPrefix(), "", "order", "", "B")...)
 	var got []string
 	if _, err := l.Read(ctx, Start{Time: start}, filters, 100, func(ev *hooklinev1.Event) error {
 		got = append(got, ev.GetId())

@@ -3,7 +3,9 @@ package eventlog
 import (
 	"context"
 	"errors"
+	"fmt"
 	"github.com/hookline/hookline/internal/testkit"
+	"google.golang.org/protobuf/proto"
 	"strings"
 	"testing"
 	"time"
@@ -40,9 +42,11 @@ func TestLongKeys(t *testing.T) {
 	}
 	for name, key := range keys {
 		var got []string
-		filter := FilterSubject(l.SubjectPrefix(), "", "order", "", key)
-		if _, err := l.Read(ctx, Start{}, []string{filter}, 10, func(ev *hooklinev1.Event) error {
-			got = append(got, ev.GetSubject())
+		filter := FilterSubjects(l.SubjectPrefix(), "", "order", "", key)
+		if _, err := l.Read(ctx, Start{}, filter, 10, func(ev *hooklinev1.Event) error {
+			if ev.GetSubject() == key { // a bucket holds other keys too
+				got = append(got, ev.GetSubject())
+			}
 			return nil
 		}); err != nil {
 			t.Fatalf("%s: read by key: %v", name, err)
@@ -163,4 +167,46 @@ func TestPayloadLimits(t *testing.T) {
 		}
 		l.Close()
 	})
+}
+
+// TestBucketedSubjects: events are stored under their key's bucket, so
+// distinct keys share a bounded set of subjects; a key's filter subjects
+// still find the events stored under the key itself before the buckets.
+func TestBucketedSubjects(t *testing.T) {
+	ctx := context.Background()
+	l := openTest(t, t.TempDir())
+	defer l.Close()
+	// An event as the previous layout stored it, under its key's token.
+	old := testEvent("evt_old", hooklinev1.Provider_PROVIDER_TRUV, "order-1")
+	data, err := proto.Marshal(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	legacy := l.SubjectPrefix() + ".truv.order.order_status_changed." + KeyToken("order-1")
+	if _, err := l.current().js.Publish(ctx, legacy, data); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Append(ctx, testEvent("evt_new", hooklinev1.Provider_PROVIDER_TRUV, "order-1")); err != nil {
+		t.Fatal(err)
+	}
+	if s := Subject(l.SubjectPrefix(), testEvent("x", hooklinev1.Provider_PROVIDER_TRUV, "order-1")); !strings.HasSuffix(s, "."+BucketToken("order-1")) {
+		t.Errorf("subject %s does not end with the key's bucket", s)
+	}
+	var got []string
+	if _, err := l.Read(ctx, Start{}, FilterSubjects(l.SubjectPrefix(), "", "order", "", "order-1"), 10, func(ev *hooklinev1.Event) error {
+		got = append(got, ev.GetId())
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(got, ",") != "evt_old,evt_new" {
+		t.Errorf("a key's filter read %v, want the event under its old subject and the one under its bucket", got)
+	}
+	buckets := map[string]bool{}
+	for i := range 100_000 {
+		buckets[BucketToken(strings.Repeat("k", i%7)+fmt.Sprint(i))] = true
+	}
+	if len(buckets) != 4096 {
+		t.Errorf("100 000 keys fell into %d buckets, want all 4096", len(buckets))
+	}
 }

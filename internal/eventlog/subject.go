@@ -14,17 +14,28 @@ import (
 //
 //	<prefix>.<provider>.<kind>.<type>.<key>
 //
-// for example `hookline.ev.truv.order.order_status_changed.ddd1926...`.
-// kind is `order`, `session` or `unmapped`; type is the EventType name
-// without its prefix, lower case; key is the event subject escaped with
-// EscapeToken.
+// for example `hookline.ev.truv.order.order_status_changed.~3fa`. kind is
+// `order`, `session` or `unmapped`; type is the EventType name without its
+// prefix, lower case; key is the event subject's bucket (BucketToken): `~`
+// and three hex digits of the key's SHA-256, one of 4 096.
 //
-// Every token is bounded, so no input can make a subject longer than the
-// server accepts (a subject goes into the protocol's control line, 4 KiB at
-// most, and into the API subject of a consumer with one filter): a key
-// whose escaped form is longer than MaxKeyTokenBytes keeps a plain prefix
-// and a hash of the whole key. The full key stays in the event; readers
-// that filter by key re-check it on the event.
+// The key is bucketed rather than written out because JetStream keeps state
+// for every distinct subject for as long as it holds one of its messages:
+// one subject per order or session grew the store's memory (and, embedded,
+// the gateway's heap and the collector's work) with every new order, by
+// about 130 bytes, and slowed appends as the subjects grew into the
+// millions (BENCHMARKS.md, BenchmarkDistinctSubjects). With buckets the
+// distinct subjects are bounded by providers × types × 4 096 whatever the
+// traffic. A filter on a key reads its bucket, a 4 096th of the events of
+// its type, and readers re-check the key on each event (they always did).
+//
+// Events stored before the buckets carry the key itself (KeyToken: escaped,
+// and over MaxKeyTokenBytes a prefix and a hash), so a filter on a key
+// also names that subject (FilterSubjects) until retention has dropped
+// them. Every token is bounded, so no input can make a subject longer than
+// the server accepts (a subject goes into the protocol's control line, 4 KiB
+// at most, and into the API subject of a consumer with one filter). The
+// full key stays in the event.
 
 // Token bounds.
 const (
@@ -65,23 +76,33 @@ func TypeToken(t hooklinev1.EventType) string {
 // Subject returns the full NATS subject an event is stored under.
 func Subject(prefix string, ev *hooklinev1.Event) string {
 	return prefix + "." + ProviderToken(ev.GetProvider()) + "." + Kind(ev) + "." +
-		TypeToken(ev.GetType()) + "." + KeyToken(ev.GetSubject())
+		TypeToken(ev.GetType()) + "." + BucketToken(ev.GetSubject())
 }
 
-// FilterSubject builds a filter subject; an empty argument becomes `*`.
-// key becomes its KeyToken.
-func FilterSubject(prefix, provider, kind, typ, key string) string {
+// BucketToken is the subject token of a key: `~` and the first three hex
+// digits of the key's SHA-256. No KeyToken starts with `~`, so a bucket
+// never names a subject of the earlier layout.
+func BucketToken(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return "~" + hex.EncodeToString(sum[:2])[:3]
+}
+
+// FilterSubjects returns the filter subjects that select events of the
+// provider, kind, type and key given (an empty argument matches any): the
+// key's bucket, and, for events stored before the buckets, the key's own
+// token. Readers must re-check the key: a bucket holds other keys too.
+func FilterSubjects(prefix, provider, kind, typ, key string) []string {
 	star := func(s string) string {
 		if s == "" {
 			return "*"
 		}
 		return s
 	}
-	k := "*"
-	if key != "" {
-		k = KeyToken(key)
+	base := prefix + "." + star(provider) + "." + star(kind) + "." + star(typ) + "."
+	if key == "" {
+		return []string{base + "*"}
 	}
-	return prefix + "." + star(provider) + "." + star(kind) + "." + star(typ) + "." + k
+	return []string{base + BucketToken(key), base + KeyToken(key)}
 }
 
 const hexDigits = "0123456789ABCDEF"

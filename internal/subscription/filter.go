@@ -89,7 +89,11 @@ func FilterSubjects(prefix string, f *hooklinev1.EventFilter) []string {
 			keys = append(keys, kk{"session", k})
 		}
 	}
-	for len(provs)*len(types)*len(keys) > maxFilterSubjects {
+	perKey := 1
+	if keys[0].kind != "" {
+		perKey = 2 // the key's bucket, and its subject before the buckets
+	}
+	for len(provs)*len(types)*len(keys)*perKey > maxFilterSubjects {
 		switch {
 		case len(types) > 1:
 			types = []string{""}
@@ -102,15 +106,17 @@ func FilterSubjects(prefix string, f *hooklinev1.EventFilter) []string {
 	if len(provs) == 1 && provs[0] == "" && len(types) == 1 && types[0] == "" && len(keys) == 1 && keys[0].kind == "" {
 		return nil
 	}
-	out := make([]string, 0, len(provs)*len(types)*len(keys))
+	out := make([]string, 0, len(provs)*len(types)*len(keys)*perKey)
 	for _, p := range provs {
 		for _, t := range types {
 			for _, k := range keys {
-				out = append(out, eventlog.FilterSubject(prefix, p, k.kind, t, k.key))
+				out = append(out, eventlog.FilterSubjects(prefix, p, k.kind, t, k.key)...)
 			}
 		}
 	}
-	return out
+	// Keys that share a bucket give one subject twice; JetStream refuses
+	// overlapping filters.
+	return dedupe(out)
 }
 
 func dedupe[T comparable](vs []T) []T {
