@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	hooklinev1 "github.com/hookline/hookline/gen/hookline/v1"
@@ -118,6 +119,10 @@ type Config struct {
 	APITokens []string
 	// OpenAPI is the OpenAPI document served at /openapi.json.
 	OpenAPI []byte
+	// Profiling serves Go's profiles (net/http/pprof) under /debug/pprof/
+	// on the HTTP listener, without authentication: for benchmarks and
+	// diagnosis on a listener only trusted callers reach. Off by default.
+	Profiling bool
 	// Logger receives logs. Default: discard.
 	Logger *slog.Logger
 	// Now returns the current time, for the de-duplication horizon and,
@@ -304,6 +309,13 @@ func (s *Server) HTTPHandler(gw http.Handler) http.Handler {
 		_, _ = w.Write(s.cfg.OpenAPI)
 	})
 	mux.Handle("GET /v1/events:sse", s.requireToken(http.HandlerFunc(s.sse)))
+	if s.cfg.Profiling {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	if gw != nil {
 		mux.Handle("/v1/", s.requireToken(gw))
 		mux.Handle("/v1/admin/", s.requireAdminToken(gw))

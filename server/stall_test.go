@@ -46,3 +46,14 @@ func TestStalledStreamsAreLetGo(t *testing.T) {
 		t.Errorf("the subscriber that reads: %v", err)
 	}
 }
+
+// TestProfiling: Go's profiles are served only when asked for.
+func TestProfiling(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		e := newTestEnv(t, envOptions{cfg: func(c *Config) { c.Profiling = on }})
+		code, _ := e.postRaw(t, http.MethodGet, "/debug/pprof/", nil, nil)
+		if want := map[bool]int{false: http.StatusNotFound, true: http.StatusOK}[on]; code != want {
+			t.Errorf("Profiling %v: GET /debug/pprof/ = %d, want %d", on, code, want)
+		}
+	}
+}

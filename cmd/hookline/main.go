@@ -63,7 +63,7 @@ type options struct {
 	apiTokensFile, adminTokensFile           string
 	reprocessMaxRate                         int
 	tlsCert, tlsKey                          string
-	apiAllowUnauthenticated                  bool
+	apiAllowUnauthenticated, debugPprof      bool
 	logLevel, logFormat                      string
 }
 
@@ -101,6 +101,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	fs.StringVar(&o.adminTokensFile, "admin-tokens-file", "", "file of admin API tokens, one per line (also: HOOKLINE_ADMIN_TOKENS, comma-separated), for AdminService (hookline reprocess); without any the admin API refuses every call")
 	fs.IntVar(&o.reprocessMaxRate, "reprocess-max-rate", reprocess.DefaultMaxRate, "most events a reprocess run handles per second")
 	fs.BoolVar(&o.apiAllowUnauthenticated, "api-allow-unauthenticated", false, "serve the read API without tokens on addresses beyond loopback (when the network in front authenticates)")
+	fs.BoolVar(&o.debugPprof, "debug-pprof", false, "serve Go's profiles under /debug/pprof/ on the HTTP listener, without authentication (benchmarks, diagnosis; only where trusted callers alone reach the listener)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&o.logFormat, "log-format", "text", "text or json")
 
@@ -298,7 +299,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Log: log, Index: idx, Sources: sources, Logger: logger, OpenAPI: hookline.OpenAPI,
 		BookmarkInterval: o.bookmark, ShutdownTimeout: o.shutdownTimeout, MaxIndexLag: o.maxIndexLag(),
 		DedupHorizon: o.dedupHorizon, MaxSubscriptions: o.maxSubscriptions, APITokens: apiTokens,
-		AdminTokens: adminTokens, ReprocessMaxRate: o.reprocessMaxRate,
+		AdminTokens: adminTokens, ReprocessMaxRate: o.reprocessMaxRate, Profiling: o.debugPprof,
 		Ingest: server.IngestOptions{
 			MaxBodyBytes: o.maxBody, AppendTimeout: o.appendTimeout, Providers: registry.Factories(),
 		},

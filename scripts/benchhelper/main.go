@@ -5,8 +5,9 @@
 //
 //	benchhelper sign PREFIX N SECRET       N signed deliveries, "v1=<hex> <body>" per line
 //	benchhelper noop                       serve a no-op handler on 127.0.0.1:0, print the address
-//	benchhelper floor DIR                  serve the floor handler on 127.0.0.1:0 (embedded
-//	                                       JetStream stored in DIR), print the address
+//	benchhelper floor DIR [NATS_URL]       serve the floor handler on 127.0.0.1:0 (embedded
+//	                                       JetStream stored in DIR, or the external server
+//	                                       at NATS_URL), print the address
 //	benchhelper paced ADDR RATE SECS CONNS FILE
 //	                                       POST FILE's deliveries to ADDR/webhooks/truv at RATE
 //	                                       per second for SECS seconds over CONNS connections;
@@ -49,10 +50,14 @@ func main() {
 	case "noop":
 		err = noop()
 	case "floor":
-		if len(os.Args) != 3 {
+		if len(os.Args) != 3 && len(os.Args) != 4 {
 			usage()
 		}
-		err = floor(os.Args[2])
+		url := ""
+		if len(os.Args) == 4 {
+			url = os.Args[3]
+		}
+		err = floor(os.Args[2], url)
 	case "paced":
 		err = paced(os.Args[2:])
 	default:
@@ -65,7 +70,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: benchhelper sign PREFIX N SECRET | noop | floor DIR | paced ADDR RATE SECS CONNS FILE")
+	fmt.Fprintln(os.Stderr, "usage: benchhelper sign PREFIX N SECRET | noop | floor DIR [NATS_URL] | paced ADDR RATE SECS CONNS FILE")
 	os.Exit(2)
 }
 
@@ -124,25 +129,32 @@ var answerBody = []byte(`{"request_id":"req_0000000000000_1","duplicate":false,"
 // normalization, index, log reader or subscribers. Its rate over the
 // no-op handler's is the best ratio any gateway storing each delivery in
 // JetStream could reach on the machine.
-func floor(dir string) error {
+func floor(dir, url string) error {
 	ctx := context.Background()
-	opts := eventlog.Options{DataDir: dir}
-	ns, err := eventlog.StartEmbedded(opts)
-	if err != nil {
+	opts := eventlog.Options{DataDir: dir, URL: url}
+	var nc *nats.Conn
+	var err error
+	if url == "" {
+		ns, err := eventlog.StartEmbedded(opts)
+		if err != nil {
+			return err
+		}
+		defer ns.Shutdown()
+		opts.Server = ns
+		nc, err = nats.Connect("", nats.InProcessServer(ns), nats.Name("benchhelper-floor"))
+		if err != nil {
+			return err
+		}
+	} else if nc, err = nats.Connect(url, nats.Name("benchhelper-floor")); err != nil {
 		return err
 	}
-	defer ns.Shutdown()
-	opts.Server = ns
+	defer nc.Close()
+	// Open creates the gateway's stream, with its settings.
 	lg, err := eventlog.Open(ctx, opts)
 	if err != nil {
 		return err
 	}
 	defer lg.Close()
-	nc, err := nats.Connect("", nats.InProcessServer(ns), nats.Name("benchhelper-floor"))
-	if err != nil {
-		return err
-	}
-	defer nc.Close()
 	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
 	if err != nil {
 		return err
@@ -228,9 +240,9 @@ func paced(args []string) error {
 	last := slices.Clone(lat[n-n/3:])
 	slices.Sort(last)
 	slices.Sort(lat)
-	fmt.Printf("sent %d in %.1fs (%.0f req/s) p50-ms %.2f p90-ms %.2f p99-ms %.2f max-ms %.2f last-third-p99-ms %.2f\n",
+	fmt.Printf("sent %d in %.1fs (%.0f req/s) p50-ms %.2f p90-ms %.2f p99-ms %.2f p999-ms %.2f max-ms %.2f last-third-p99-ms %.2f\n",
 		n, elapsed.Seconds(), float64(n)/elapsed.Seconds(), quantileMS(lat, 0.50), quantileMS(lat, 0.90),
-		quantileMS(lat, 0.99), quantileMS(lat, 1), quantileMS(last, 0.99))
+		quantileMS(lat, 0.99), quantileMS(lat, 0.999), quantileMS(lat, 1), quantileMS(last, 0.99))
 	return nil
 }
 
