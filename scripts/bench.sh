@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# Ingest throughput of the real binary against a no-op net/http handler,
-# both driven by wrk with the same settings: prints both request rates and
-# their ratio (the goal is >= 0.60). A third target, the floor
-# (benchhelper floor), appends each body to an embedded JetStream stream
-# and answers after the acknowledgement, and does nothing else: its ratio
-# is the best any gateway storing each delivery could reach here, and the
-# gateway's rate over the floor's is what our own work costs. Then all
-# three at a fixed rate of half the gateway's, open loop (benchhelper
-# paced): prints their latency percentiles (the goal is the gateway's
-# p99 <= 5 ms). See BENCHMARKS.md.
+# Ingest of the real binary against two baselines measured in the same run:
+# a no-op net/http handler (the HTTP exchange and the load generator) and
+# the floor (benchhelper floor: each body appended unchanged to the
+# gateway's stream, answered after the acknowledgement, nothing else: what
+# the durability rule costs). For each of RUNS interleaved runs:
+#   - wrk against the three: request rates, and the CPU time per request
+#     of every process of the target (the gateway, and nats-server when
+#     external), from /proc;
+#   - the floor and the gateway open loop at 5 000 and 1 000 deliveries/s
+#     (benchhelper paced): p50, p99, p99.9.
+# It prints the medians over the runs as `name value` lines, which
+# `make bench-ingest` writes into BENCHMARKS.md (scripts/benchreport). See
+# BENCHMARKS.md for the goals.
 #
 # It builds the binary into a temporary directory, starts `hookline` with
 # config/dev.yaml, embedded NATS in that directory and its listeners on
@@ -22,9 +25,16 @@
 #   DURATION  seconds per target and phase, 1..60 (default 10)
 #   CONNS     wrk connections (default 64)
 #   THREADS   wrk threads (default 2)
-#   BODIES    distinct pre-signed deliveries (default 400000); every request
+#   BODIES    distinct pre-signed deliveries per run (default 300000); every request
 #             carries a new webhook_id until they run out, then they repeat
 #             and the repeats take the cheaper duplicate path (reported).
+#   RUNS      interleaved runs whose medians are printed (default 3)
+#   NATS      embedded (default) or external: a nats-server process of its
+#             own (built from the nats-server module), which the gateway
+#             and the floor reach over loopback TCP; its CPU counts
+#   PROFILE   a file: write a 10 s CPU profile of the gateway taken during
+#             its 5 000/s phase of the first run (needs --debug-pprof,
+#             which the script passes)
 #   SOAK      seconds, 0..600 (default 0: off). Instead of the comparison,
 #             drive the gateway alone at RATE deliveries/s (default 10000),
 #             all distinct, open loop, for SOAK seconds; print the latency
@@ -36,9 +46,12 @@
 set -euo pipefail
 
 DURATION=${DURATION:-10}
+RUNS=${RUNS:-3}
+NATS=${NATS:-embedded}
+PROFILE=${PROFILE:-}
 CONNS=${CONNS:-64}
 THREADS=${THREADS:-2}
-BODIES=${BODIES:-400000}
+BODIES=${BODIES:-300000}
 SOAK=${SOAK:-0}
 RATE=${RATE:-10000}
 GW_FLAGS=${GW_FLAGS:-}
@@ -50,7 +63,11 @@ if ! [[ $DURATION =~ ^[0-9]+$ ]] || ((DURATION < 1 || DURATION > 60)); then
 	echo "bench.sh: DURATION must be 1..60 seconds" >&2
 	exit 2
 fi
-for v in CONNS THREADS BODIES RATE; do
+if [[ $NATS != embedded && $NATS != external ]]; then
+	echo "bench.sh: NATS must be embedded or external" >&2
+	exit 2
+fi
+for v in CONNS THREADS BODIES RATE RUNS; do
 	if ! [[ ${!v} =~ ^[1-9][0-9]*$ ]]; then
 		echo "bench.sh: $v must be a positive integer" >&2
 		exit 2
@@ -82,9 +99,8 @@ truv_secret=dev-truv-access-secret # the documented development secret
 # and floor handlers and drives the fixed-rate phase.
 (cd "$root" && go build -o "$tmp/bench-helper" ./scripts/benchhelper)
 (cd "$root" && go build -o "$tmp/hookline" ./cmd/hookline)
-if ((SOAK == 0)); then
-	"$tmp/bench-helper" sign wrk "$BODIES" "$truv_secret" >"$tmp/bodies.txt"
-	"$tmp/bench-helper" sign warm 50000 "$truv_secret" >"$tmp/warm.txt"
+if [[ $NATS == external ]]; then
+	(cd "$root" && go build -o "$tmp/nats-server" github.com/nats-io/nats-server/v2)
 fi
 
 # wrk script: each thread takes every THREADS-th line, so no two threads
@@ -135,26 +151,49 @@ wait_addr() {
 	return 1
 }
 
-# run_wrk NAME ADDR: drive ADDR with wrk and print its requests/s.
-run_wrk() {
-	local out="$tmp/wrk-$1.txt"
-	# Warm-up: one second, same settings, deliveries of their own; then
-	# the measured run.
-	wrk -t"$THREADS" -c"$CONNS" -d1s -s "$tmp/post.lua" "http://$2" "$tmp/warm.txt" >/dev/null
-	wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency -s "$tmp/post.lua" "http://$2" "$tmp/bodies.txt" >"$out"
-	# Repeated deliveries only matter to the gateway (duplicate path; the
-	# floor's JetStream window takes them as duplicates as well).
-	if [[ $1 == noop ]]; then
-		sed -i '/^note:/d' "$out"
-	fi
-	if grep -q "Non-2xx" "$out"; then
-		echo "bench.sh: $1 answered errors:" >&2
-		cat "$out" >&2
-		return 1
-	fi
-	sed 's/^/    /' "$out" >&2
-	awk '/^Requests\/sec:/ {print $2}' "$out"
+# nats_server NAME: start a nats-server of its own (NATS=external); its
+# client URL is then in $nats_url and its pid in $nats_pid.
+nats_server() {
+	cat >"$tmp/$1.conf" <<CONF
+listen: 127.0.0.1:-1
+max_payload: 4MB
+jetstream { store_dir: "$tmp/$1-store" }
+CONF
+	"$tmp/nats-server" -c "$tmp/$1.conf" >"$tmp/$1.log" 2>&1 &
+	nats_pid=$!
+	pids+=("$nats_pid")
+	local addr
+	addr=$(wait_addr "$tmp/$1.log" 'client connections on [0-9.]+:[0-9]+' | awk '{print $NF}')
+	for _ in $(seq 100); do
+		grep -q "Server is ready" "$tmp/$1.log" 2>/dev/null && break
+		sleep 0.1
+	done
+	nats_url="nats://$addr"
 }
+
+# cpu_ticks PID...: user + system CPU time of the processes, in clock ticks.
+cpu_ticks() {
+	local total=0 p t
+	for p in "$@"; do
+		t=$(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$p/stat")
+		total=$((total + t))
+	done
+	echo "$total"
+}
+hz=$(getconf CLK_TCK)
+
+gw_nats=()
+floor_nats=()
+gw_extra=()
+floor_url=""
+if [[ $NATS == external ]]; then
+	nats_server gw-nats
+	gw_nats=("$nats_pid")
+	gw_extra=(--nats-url "$nats_url")
+	nats_server floor-nats
+	floor_url=$nats_url
+	floor_nats=("$nats_pid")
+fi
 
 # GW_FLAGS is split into words on purpose.
 # shellcheck disable=SC2086
@@ -162,7 +201,7 @@ HOOKLINE_DEV_TRUV_SECRET=$truv_secret \
 	HOOKLINE_DEV_FINICITY_SECRET=dev-finicity-partner-secret \
 	HOOKLINE_DEV_SWYFT_AUTH='Bearer dev-swyft-token' \
 	"$tmp/hookline" --config "$root/config/dev.yaml" --data-dir "$tmp/data" \
-	--http-addr 127.0.0.1:0 --grpc-addr 127.0.0.1:0 $GW_FLAGS >"$tmp/hookline.out" 2>&1 &
+	--http-addr 127.0.0.1:0 --grpc-addr 127.0.0.1:0 --debug-pprof "${gw_extra[@]}" $GW_FLAGS >"$tmp/hookline.out" 2>&1 &
 gw_pid=$!
 pids+=("$gw_pid")
 gw_addr=$(wait_addr "$tmp/hookline.out" 'http=127\.0\.0\.1:[0-9]+')
@@ -181,34 +220,86 @@ if ((SOAK > 0)); then
 fi
 
 "$tmp/bench-helper" noop >"$tmp/noop.out" 2>&1 &
-pids+=($!)
+noop_pid=$!
+pids+=("$noop_pid")
 noop_addr=$(wait_addr "$tmp/noop.out" '^127\.0\.0\.1:[0-9]+')
-"$tmp/bench-helper" floor "$tmp/floor-data" >"$tmp/floor.out" 2>&1 &
-pids+=($!)
+"$tmp/bench-helper" floor "$tmp/floor-data" $floor_url >"$tmp/floor.out" 2>&1 &
+floor_pid=$!
+pids+=("$floor_pid")
 floor_addr=$(wait_addr "$tmp/floor.out" '^127\.0\.0\.1:[0-9]+')
 
-echo "wrk -t$THREADS -c$CONNS -d${DURATION}s, $(nproc) cores, $(go version | cut -d' ' -f3)" >&2
-echo "no-op handler ($noop_addr):" >&2
-noop_rps=$(run_wrk noop "$noop_addr")
-echo "floor: raw body appended to JetStream, nothing else ($floor_addr):" >&2
-floor_rps=$(run_wrk floor "$floor_addr")
-echo "hookline ($gw_addr):" >&2
-gw_rps=$(run_wrk hookline "$gw_addr")
-awk -v g="$gw_rps" -v n="$noop_rps" -v f="$floor_rps" 'BEGIN {
-	printf "noop-req/s  %.0f\nfloor-req/s %.0f\ngw-req/s    %.0f\n", n, f, g
-	printf "ratio-vs-noop %.3f (goal >= 0.60)\nfloor-ratio-vs-noop %.3f (the most any gateway appending each delivery reaches here)\nratio-vs-floor %.3f\n", g / n, f / n, g / f
-}'
+echo "wrk -t$THREADS -c$CONNS -d${DURATION}s, $RUNS runs, NATS $NATS, $(nproc) cores, $(go version | cut -d' ' -f3)" >&2
 
-# Fixed rate, open loop, at half the gateway's rate: first the no-op handler
-# (what the generator and the machine alone add), then the floor, then the
-# gateway, each with deliveries it has not seen.
-sleep 2 # let the follower and the index finish the wrk backlog
-half=$(awk -v g="$gw_rps" 'BEGIN { printf "%d", g / 2 }')
-"$tmp/bench-helper" sign paced "$((half * DURATION))" "$truv_secret" >"$tmp/paced.txt"
-echo "fixed rate $half req/s for ${DURATION}s, $CONNS connections:" >&2
-noop_paced=$("$tmp/bench-helper" paced "$noop_addr" "$half" "$DURATION" "$CONNS" "$tmp/paced.txt")
-floor_paced=$("$tmp/bench-helper" paced "$floor_addr" "$half" "$DURATION" "$CONNS" "$tmp/paced.txt")
-gw_paced=$("$tmp/bench-helper" paced "$gw_addr" "$half" "$DURATION" "$CONNS" "$tmp/paced.txt")
-echo "noop-paced  $noop_paced"
-echo "floor-paced $floor_paced"
-echo "gw-paced    $gw_paced (goal: p99-ms <= 5)"
+# record NAME VALUE: one run's figure, for the medians.
+record() { echo "$2" >>"$tmp/fig-$1"; }
+# paced_field LINE FIELD: a figure of benchhelper paced's line.
+paced_field() { awk -v f="$2" '{ for (i = 1; i < NF; i++) if ($i == f) print $(i + 1) }' <<<"$1"; }
+
+for run in $(seq "$RUNS"); do
+	"$tmp/bench-helper" sign "wrk$run" "$BODIES" "$truv_secret" >"$tmp/bodies.txt"
+	"$tmp/bench-helper" sign "warm$run" 50000 "$truv_secret" >"$tmp/warm.txt"
+	for target in noop floor hookline; do
+		case $target in
+		noop) addr=$noop_addr procs=("$noop_pid") ;;
+		floor) addr=$floor_addr procs=("$floor_pid" "${floor_nats[@]}") ;;
+		hookline) addr=$gw_addr procs=("$gw_pid" "${gw_nats[@]}") ;;
+		esac
+		echo "run $run, $target ($addr):" >&2
+		wrk -t"$THREADS" -c"$CONNS" -d1s -s "$tmp/post.lua" "http://$addr" "$tmp/warm.txt" >/dev/null
+		before=$(cpu_ticks "${procs[@]}")
+		out="$tmp/wrk-$target.txt"
+		wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency -s "$tmp/post.lua" "http://$addr" "$tmp/bodies.txt" >"$out"
+		after=$(cpu_ticks "${procs[@]}")
+		if grep -q "Non-2xx" "$out"; then
+			echo "bench.sh: $target answered errors:" >&2
+			cat "$out" >&2
+			exit 1
+		fi
+		sed 's/^/    /' "$out" >&2
+		reqs=$(awk '/requests in/ {print $1}' "$out")
+		record "$target-rps" "$(awk '/^Requests\/sec:/ {print $2}' "$out")"
+		record "$target-cpu" "$(awk -v t=$((after - before)) -v hz="$hz" -v n="$reqs" 'BEGIN { printf "%.2f", t / hz / n * 1e6 }')"
+	done
+	sleep 2 # let the follower and the index finish the wrk backlog
+	for rate in 5000 1000; do
+		"$tmp/bench-helper" sign "paced$run-$rate" "$((rate * DURATION))" "$truv_secret" >"$tmp/paced.txt"
+		for target in floor hookline; do
+			addr=$floor_addr
+			[[ $target == hookline ]] && addr=$gw_addr
+			prof_pid=""
+			if [[ $target == hookline && $rate == 5000 && $run == 1 && -n $PROFILE ]]; then
+				curl -fsS "http://$gw_addr/debug/pprof/profile?seconds=$((DURATION < 10 ? DURATION : 10))" -o "$PROFILE" &
+				prof_pid=$!
+			fi
+			line=$("$tmp/bench-helper" paced "$addr" "$rate" "$DURATION" "$CONNS" "$tmp/paced.txt")
+			if [[ -n $prof_pid ]]; then
+				wait "$prof_pid"
+			fi
+			echo "    $target at $rate/s: $line" >&2
+			for f in p50-ms p99-ms p999-ms; do
+				record "$target-$rate-$f" "$(paced_field "$line" "$f")"
+			done
+		done
+	done
+done
+
+# median NAME: the median of a figure over the runs.
+median() { sort -g "$tmp/fig-$1" | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+n=$(median noop-rps) f=$(median floor-rps) g=$(median hookline-rps)
+nc=$(median noop-cpu) fc=$(median floor-cpu) gc=$(median hookline-cpu)
+f5=$(median floor-5000-p99-ms) g5=$(median hookline-5000-p99-ms)
+f1=$(median floor-1000-p99-ms) g1=$(median hookline-1000-p99-ms)
+awk -v n="$n" -v f="$f" -v g="$g" -v nc="$nc" -v fc="$fc" -v gc="$gc" -v f5="$f5" -v g5="$g5" -v f1="$f1" -v g1="$g1" \
+	-v runs="$RUNS" -v mode="$NATS" 'BEGIN {
+	printf "runs %d\n", runs
+	printf "noop-req/s %.0f\nfloor-req/s %.0f\ngw-req/s %.0f\n", n, f, g
+	printf "ratio-vs-noop %.3f\nfloor-ratio-vs-noop %.3f\nratio-vs-floor %.3f\n", g / n, f / n, g / f
+	printf "noop-cpu-us/req %.1f\nfloor-cpu-us/req %.1f\ngw-cpu-us/req %.1f\n", nc, fc, gc
+	printf "cpu-ratio-vs-floor %.2f\ncpu-ratio-vs-noop %.2f\n", gc / fc, gc / nc
+	printf "floor-5k-p99-ms %.2f\ngw-5k-p99-ms %.2f\np99-ratio-vs-floor-5k %.2f\n", f5, g5, g5 / f5
+	printf "floor-1k-p99-ms %.2f\ngw-1k-p99-ms %.2f\np99-diff-vs-floor-1k-ms %.2f\n", f1, g1, g1 - f1
+}'
+echo "gw-5k-p50-ms $(median hookline-5000-p50-ms)"
+echo "gw-5k-p999-ms $(median hookline-5000-p999-ms)"
+echo "floor-5k-p999-ms $(median floor-5000-p999-ms)"
+echo "gw-1k-p999-ms $(median hookline-1000-p999-ms)"
