@@ -90,7 +90,8 @@ bench-ingest: ## The ingest goals on the real binary (wrk, a no-op handler, the 
 # for FUZZTIME in a `go test -fuzz` of its own.
 FUZZERS ?= adapters/truv:FuzzNormalize adapters/truv:FuzzVerify \
 	adapters/finicity:FuzzNormalize adapters/finicity:FuzzVerify adapters/finicity:FuzzVerifyReserialize \
-	adapters/swyft:FuzzNormalize adapters/swyft:FuzzVerify server:FuzzIngest
+	adapters/swyft:FuzzNormalize adapters/swyft:FuzzVerify server:FuzzIngest \
+	internal/eventlog:FuzzKeyToken internal/eventlog:FuzzEscapeToken adapters/adaptertest:FuzzFakeNormalize
 FUZZTIME ?= 20s
 # Minimizing a new input is bounded by executions: a time bound (5s) made
 # the slower targets spend most of FUZZTIME minimizing (Swyft FuzzNormalize ran
