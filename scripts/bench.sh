@@ -43,6 +43,8 @@
 #             RSS. The soak signs SOAK x RATE deliveries first (about 370 MB
 #             at 110 s x 10000).
 #   GW_FLAGS  extra gateway flags, e.g. "--nats-duplicate-window 2m"
+#   GW_ENV    extra environment of the gateway alone, e.g. "GOGC=200" or
+#             "GOGC=off GOMEMLIMIT=1GiB" (the baselines keep the defaults)
 set -euo pipefail
 
 DURATION=${DURATION:-10}
@@ -55,6 +57,7 @@ BODIES=${BODIES:-300000}
 SOAK=${SOAK:-0}
 RATE=${RATE:-10000}
 GW_FLAGS=${GW_FLAGS:-}
+GW_ENV=${GW_ENV:-}
 if ! [[ $SOAK =~ ^[0-9]+$ ]] || ((SOAK > 600)); then
 	echo "bench.sh: SOAK must be 0..600 seconds" >&2
 	exit 2
@@ -195,9 +198,9 @@ if [[ $NATS == external ]]; then
 	floor_nats=("$nats_pid")
 fi
 
-# GW_FLAGS is split into words on purpose.
+# GW_FLAGS and GW_ENV are split into words on purpose.
 # shellcheck disable=SC2086
-HOOKLINE_DEV_TRUV_SECRET=$truv_secret \
+env $GW_ENV HOOKLINE_DEV_TRUV_SECRET=$truv_secret \
 	HOOKLINE_DEV_FINICITY_SECRET=dev-finicity-partner-secret \
 	HOOKLINE_DEV_SWYFT_AUTH='Bearer dev-swyft-token' \
 	"$tmp/hookline" --config "$root/config/dev.yaml" --data-dir "$tmp/data" \
