@@ -67,6 +67,10 @@ func (s *Server) gateway(inproc *bufconn.Listener) (http.Handler, *grpc.ClientCo
 	return s.restCalls(mux), conn, nil
 }
 
+// inprocNetwork is the network name of the REST gateway's in-process
+// connection (bufconn's), by which gRPC calls tell REST callers apart.
+const inprocNetwork = "bufconn"
+
 // Flow-control windows of the REST gateway's connection (see gateway).
 const (
 	restStreamWindow = 256 << 10

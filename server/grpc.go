@@ -9,6 +9,7 @@ import (
 	"github.com/hookline/hookline/internal/eventlog"
 	"github.com/hookline/hookline/internal/index"
 	"github.com/hookline/hookline/internal/subscription"
+	"google.golang.org/grpc/peer"
 )
 
 // eventService implements hooklinev1.EventServiceServer.
@@ -22,7 +23,17 @@ var _ hooklinev1.EventServiceServer = (*eventService)(nil)
 // Subscribe implements the streaming subscription.
 func (e *eventService) Subscribe(req *hooklinev1.SubscribeRequest, stream hooklinev1.EventService_SubscribeServer) error {
 	ctx := stream.Context()
-	return toStatus(ctx, e.s.logger, e.s.subs.Subscribe(ctx, req, stream.Send))
+	return toStatus(ctx, e.s.logger, e.s.subs.Subscribe(ctx, transportOf(ctx), req, stream.Send))
+}
+
+// transportOf names a gRPC call's transport for the metrics: `rest` for
+// the REST gateway's calls, which arrive over its in-process connection
+// (see gateway), else `grpc`.
+func transportOf(ctx context.Context) string {
+	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil && p.Addr.Network() == inprocNetwork {
+		return transportREST
+	}
+	return transportGRPC
 }
 
 // ListEvents pages through matching events in log order.

@@ -4,11 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"github.com/hookline/hookline/internal/testkit"
-	"io"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +17,10 @@ import (
 
 	"github.com/hookline/hookline/adapters/adaptertest"
 	"github.com/hookline/hookline/internal/index"
+	"github.com/hookline/hookline/internal/testkit"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
 // syncBuffer is a bytes.Buffer safe for the server's concurrent logging.
@@ -131,8 +136,9 @@ func logLines(t *testing.T, logs *syncBuffer, msg string) []map[string]any {
 	return out
 }
 
-// scrape returns the /metrics exposition as a map from series (name with
-// labels) to value.
+// scrape returns the /metrics exposition, parsed by Prometheus' own text
+// parser, as a map from series to value: the name, then the labels sorted
+// by name (`name{a="1",b="2"}`); histograms give name_count and name_sum.
 func (e *testEnv) scrape(t *testing.T) map[string]string {
 	t.Helper()
 	resp, err := http.Get(e.httpURL + "/metrics")
@@ -143,14 +149,41 @@ func (e *testEnv) scrape(t *testing.T) map[string]string {
 	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
 		t.Errorf("metrics content type %q", ct)
 	}
-	b, _ := io.ReadAll(resp.Body)
+	parser := expfmt.NewTextParser(model.LegacyValidation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatalf("/metrics does not parse: %v", err)
+	}
 	series := map[string]string{}
-	for line := range strings.Lines(string(b)) {
-		if line = strings.TrimSpace(line); line == "" || strings.HasPrefix(line, "#") {
-			continue
+	for name, f := range families {
+		for _, m := range f.GetMetric() {
+			pairs := m.GetLabel()
+			slices.SortFunc(pairs, func(a, b *dto.LabelPair) int { return strings.Compare(a.GetName(), b.GetName()) })
+			var labels []string
+			for _, l := range pairs {
+				labels = append(labels, fmt.Sprintf("%s=%q", l.GetName(), l.GetValue()))
+			}
+			key := name
+			if len(labels) > 0 {
+				key += "{" + strings.Join(labels, ",") + "}"
+			}
+			num := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+			switch {
+			case m.Counter != nil:
+				series[key] = num(m.GetCounter().GetValue())
+			case m.Gauge != nil:
+				series[key] = num(m.GetGauge().GetValue())
+			case m.Histogram != nil:
+				k := strings.Replace(key, "{", "_count{", 1)
+				if len(labels) == 0 {
+					k = key + "_count"
+				}
+				series[k] = strconv.FormatUint(m.GetHistogram().GetSampleCount(), 10)
+				series[strings.Replace(k, "_count", "_sum", 1)] = num(m.GetHistogram().GetSampleSum())
+			case m.Untyped != nil:
+				series[key] = num(m.GetUntyped().GetValue())
+			}
 		}
-		i := strings.LastIndexByte(line, ' ')
-		series[line[:i]] = line[i+1:]
 	}
 	return series
 }
@@ -188,12 +221,12 @@ func TestMetricsAndRejectionLogs(t *testing.T) {
 		"hookline_deliveries_duplicate_total" + truv:                                                    "1",
 		"hookline_events_stored_total" + truv:                                                           "1",
 		"hookline_events_unmapped_total" + truv:                                                         "0",
-		`hookline_deliveries_rejected_total{provider="truv",source="default",code="unauthenticated"}`:   "1",
-		`hookline_deliveries_rejected_total{provider="truv",source="default",code="store_unavailable"}`: "0",
+		`hookline_deliveries_rejected_total{code="unauthenticated",provider="truv",source="default"}`:   "1",
+		`hookline_deliveries_rejected_total{code="store_unavailable",provider="truv",source="default"}`: "0",
 		`hookline_deliveries_accepted_total{provider="swyft",source="default"}`:                         "0",
 		"hookline_index_applied_sequence":                                                               "1",
 		"hookline_index_lagging":                                                                        "0",
-		"hookline_subscribers":                                                                          "0",
+		`hookline_subscribers{transport="grpc"}`:                                                        "0",
 		"hookline_subscriptions_refused_total":                                                          "0",
 	} {
 		if got, ok := m[series]; !ok || got != want {

@@ -18,6 +18,7 @@ import (
 	hooklinev1 "github.com/hookline/hookline/gen/hookline/v1"
 	"github.com/hookline/hookline/internal/eventlog"
 	"github.com/hookline/hookline/internal/pipeline"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Store is what the webhook endpoints need of the pipeline.
@@ -43,14 +44,6 @@ type Source struct {
 	// (adapters.Factory.MappingVersion), recorded in every event; 0 counts
 	// as 1.
 	MappingVersion uint32
-
-	stats sourceStats
-}
-
-// sourceStats are the per-source counters exported on /metrics.
-type sourceStats struct {
-	accepted, duplicates, unmapped, pings, events atomic.Int64
-	rejected                                      [len(rejectCodes)]atomic.Int64 // by rejectIndex
 }
 
 // rejectCodes are the codes of hookline_deliveries_rejected_total: the
@@ -87,6 +80,9 @@ type IngestOptions struct {
 	Providers []adapters.Factory
 	// Now returns the current time. Default time.Now.
 	Now func() time.Time
+	// Metrics is the registry the webhook metrics are registered with
+	// (docs/metrics.md). Default: a registry of the Ingest's own.
+	Metrics prometheus.Registerer
 }
 
 // Ingest serves `POST /webhooks/{provider}` and
@@ -97,6 +93,7 @@ type Ingest struct {
 	names   map[string]hooklinev1.Provider // name or alias → provider
 	canon   map[hooklinev1.Provider]string // provider → canonical name
 	store   Store
+	metrics deliveryMetrics
 	logger  *slog.Logger
 	reqIDs  requestIDs
 	bufs    sync.Pool
@@ -138,6 +135,10 @@ func NewIngest(sources []*Source, store Store, logger *slog.Logger, opts IngestO
 		}
 		in.sources[key] = s
 	}
+	if opts.Metrics == nil {
+		opts.Metrics = prometheus.NewRegistry()
+	}
+	in.metrics = newPromDeliveries(opts.Metrics, in.sources)
 	return in, nil
 }
 
@@ -209,6 +210,7 @@ type Accepted struct {
 }
 
 func (in *Ingest) serve(w http.ResponseWriter, r *http.Request) {
+	began := time.Now() // for the metrics: monotonic, whatever opts.Now is
 	start := in.opts.Now()
 	reqID := in.reqIDs.from(r.Header.Get("X-Request-Id"))
 	w.Header().Set("X-Request-Id", reqID)
@@ -239,8 +241,8 @@ func (in *Ingest) serve(w http.ResponseWriter, r *http.Request) {
 	// instead. Counted, not logged per request.
 	if err := in.store.Accepting(); err != nil {
 		we := translate(err)
-		src.stats.rejected[rejectIndex(we.code())].Add(1)
 		writeHTTPError(w, reqID, we)
+		in.metrics.delivered(src, outcomeRejected+rejectIndex(we.code()), time.Since(began))
 		return
 	}
 
@@ -254,23 +256,25 @@ func (in *Ingest) serve(w http.ResponseWriter, r *http.Request) {
 	res, err := in.handle(r, src, reqID, start, buf)
 	if err != nil {
 		we := translate(err)
-		src.stats.rejected[rejectIndex(we.code())].Add(1)
 		in.logger.Log(r.Context(), logLevel(we.http), "webhook_rejected", "request_id", reqID, "provider", provider,
 			"source", name, "status", we.http, "code", we.code(), "reason", we.message, "error", err.Error())
 		writeHTTPError(w, reqID, we)
+		in.metrics.delivered(src, outcomeRejected+rejectIndex(we.code()), time.Since(began))
 		return
-	}
-	src.stats.accepted.Add(1)
-	if res.Ping {
-		src.stats.pings.Add(1)
-	} else if res.Duplicate {
-		src.stats.duplicates.Add(1)
 	}
 	if in.logger.Enabled(r.Context(), slog.LevelDebug) {
 		in.logger.Debug("webhook_accepted", "request_id", reqID, "provider", provider, "source", name,
-			"events", len(res.Events), "duplicate", res.Duplicate, "ping", res.Ping, "duration", in.opts.Now().Sub(start))
+			"events", len(res.Events), "duplicate", res.Duplicate, "ping", res.Ping, "duration", time.Since(began))
 	}
 	writeJSON(w, http.StatusOK, res)
+	outcome := outcomeAccepted
+	switch {
+	case res.Ping:
+		outcome = outcomePing
+	case res.Duplicate:
+		outcome = outcomeDuplicate
+	}
+	in.metrics.delivered(src, outcome, time.Since(began))
 }
 
 // providerByName returns the provider a filter names: its name or alias
@@ -330,18 +334,20 @@ func (in *Ingest) handle(r *http.Request, src *Source, reqID string, start time.
 	defer cancel()
 	out.Duplicate = true
 	for _, ev := range norm.Events {
+		began := time.Now()
 		st, err := in.store.Store(ctx, ev)
 		if err != nil {
+			in.metrics.appended(appendFailed, time.Since(began))
 			return nil, err
 		}
 		ae := AcceptedEvent{ID: ev.GetId(), Type: ev.GetType().String(), Sequence: st.Sequence, Duplicate: st.Duplicate}
 		out.Duplicate = out.Duplicate && ae.Duplicate
 		out.Events = append(out.Events, ae)
-		if !ae.Duplicate {
-			src.stats.events.Add(1)
-			if ev.GetType() == hooklinev1.EventType_EVENT_TYPE_UNMAPPED {
-				src.stats.unmapped.Add(1)
-			}
+		if ae.Duplicate {
+			in.metrics.appended(appendDuplicate, time.Since(began))
+		} else {
+			in.metrics.appended(appendStored, time.Since(began))
+			in.metrics.stored(src, ev)
 		}
 	}
 	return out, nil

@@ -386,7 +386,7 @@ func TestIngestAppendTimeout(t *testing.T) {
 		t.Fatalf("answer %d, Retry-After %q, body %s; want 503 store_unavailable with Retry-After: 5",
 			resp.StatusCode, resp.Header.Get("Retry-After"), b)
 	}
-	if got := e.scrape(t)[`hookline_deliveries_rejected_total{provider="truv",source="default",code="store_unavailable"}`]; got != "1" {
+	if got := e.scrape(t)[`hookline_deliveries_rejected_total{code="store_unavailable",provider="truv",source="default"}`]; got != "1" {
 		t.Errorf("store_unavailable rejections counted %q, want 1", got)
 	}
 	if l := logLines(t, &logs, "webhook_rejected"); len(l) != 1 || l[0]["level"] != "ERROR" || l[0]["status"] != float64(503) {

@@ -56,6 +56,8 @@ type EventLog interface {
 	Get(ctx context.Context, seq uint64) (*hooklinev1.Event, error)
 	// MaxPayload is the largest event the log stores, in bytes.
 	MaxPayload() int64
+	// StreamStats are the stream's figures, for /metrics.
+	StreamStats(ctx context.Context) (eventlog.StreamStats, error)
 }
 
 // StateIndex is what the server needs of the local index: what the
@@ -142,6 +144,7 @@ type Server struct {
 	health    *health.Server
 	auth      *apiAuth
 	admin     *apiAuth
+	metrics   *serverMetrics
 	logger    *slog.Logger
 }
 
@@ -165,27 +168,31 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Ingest.Now == nil {
 		cfg.Ingest.Now = cfg.Now
 	}
+	m := newServerMetrics()
 	p, err := pipeline.New(pipeline.Config{
 		Log: cfg.Log, Index: cfg.Index, DedupHorizon: cfg.DedupHorizon, MaxIndexLag: cfg.MaxIndexLag,
-		Logger: cfg.Logger, Now: cfg.Now,
+		OnIndexApply: m.onIndexApply, Logger: cfg.Logger, Now: cfg.Now,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
+	cfg.Ingest.Metrics = m.reg
 	in, err := NewIngest(cfg.Sources, p, cfg.Logger, cfg.Ingest)
 	if err != nil {
 		return nil, err
 	}
 	s := &Server{
-		cfg: cfg, log: cfg.Log, index: cfg.Index, pipeline: p, ingest: in, logger: cfg.Logger,
+		cfg: cfg, log: cfg.Log, index: cfg.Index, pipeline: p, ingest: in, logger: cfg.Logger, metrics: m,
 		subs: subscription.New(subscription.Config{
 			Log: cfg.Log, Hub: p.Hub(), BookmarkInterval: cfg.BookmarkInterval, MaxSubscriptions: cfg.MaxSubscriptions,
 			Superseded: func(id string) bool { _, err := cfg.Index.SupersededBy(id); return err == nil },
+			OnLiveSend: m.onLiveSend,
 		}),
 		health: health.NewServer(),
 		auth:   newAPIAuth(cfg.APITokens),
 		admin:  newAPIAuth(cfg.AdminTokens),
 	}
+	m.reg.MustRegister(newStateCollector(s))
 	s.reprocess = reprocess.New(reprocess.Config{Log: cfg.Log, Index: cfg.Index, Store: p, Remap: s.remap, MaxRate: cfg.ReprocessMaxRate})
 	return s, nil
 }
@@ -303,7 +310,7 @@ func (s *Server) HTTPHandler(gw http.Handler) http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.HandleFunc("GET /metrics", s.metricsHandler)
+	mux.Handle("GET /metrics", s.metricsHandler())
 	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(s.cfg.OpenAPI)

@@ -32,7 +32,7 @@ func (s *Server) sse(w http.ResponseWriter, r *http.Request) {
 	}
 	// Resolve the request's errors (a bad filter or cursor, too many
 	// subscriptions) before committing to a 200 stream.
-	sub, err := s.subs.Open(r.Context(), req)
+	sub, err := s.subs.Open(r.Context(), transportSSE, req)
 	if err != nil {
 		s.writeAPIError(w, r, err)
 		return

@@ -555,6 +555,26 @@ func (l *Log) Bounds(ctx context.Context) (first, last uint64, err error) {
 	return info.State.FirstSeq, info.State.LastSeq, nil
 }
 
+// StreamStats are the stream's figures as the server reports them.
+type StreamStats struct {
+	// Messages and Bytes are what the stream holds now.
+	Messages, Bytes uint64
+	// FirstSeq and LastSeq are its first and last sequences (0 when empty).
+	FirstSeq, LastSeq uint64
+	// Subjects is the number of distinct subjects in the stream.
+	Subjects uint64
+}
+
+// StreamStats asks the server for the stream's figures.
+func (l *Log) StreamStats(ctx context.Context) (StreamStats, error) {
+	info, err := l.current().stream.Info(ctx)
+	if err != nil {
+		return StreamStats{}, fmt.Errorf("%w: stream info: %w", ErrUnavailable, err)
+	}
+	st := info.State
+	return StreamStats{Messages: st.Msgs, Bytes: st.Bytes, FirstSeq: st.FirstSeq, LastSeq: st.LastSeq, Subjects: st.NumSubjects}, nil
+}
+
 // Get returns the event stored at seq, with its Sequence set.
 func (l *Log) Get(ctx context.Context, seq uint64) (*hooklinev1.Event, error) {
 	m, err := l.current().stream.GetMsg(ctx, seq)

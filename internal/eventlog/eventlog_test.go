@@ -92,6 +92,10 @@ func TestAppendDuplicateReadRestart(t *testing.T) {
 	if err != nil || first != 1 || lastSeq != 10 {
 		t.Fatalf("bounds after restart = %d..%d, %v", first, lastSeq, err)
 	}
+	st, err := l.StreamStats(ctx)
+	if err != nil || st.Messages != 10 || st.FirstSeq != 1 || st.LastSeq != 10 || st.Bytes == 0 || st.Subjects == 0 {
+		t.Fatalf("stream stats after restart = %+v, %v; want 10 messages, 1..10, some bytes and subjects", st, err)
+	}
 	ev, err := l.Get(ctx, 7)
 	if err != nil || ev.GetId() != "evt_6" || ev.GetSequence() != 7 {
 		t.Fatalf("Get(7) = %v, %v", ev, err)

@@ -482,6 +482,10 @@ type Stats struct {
 	Runs int
 	// InMemory is the number of ids in the in-memory table.
 	InMemory int
+	// InRuns is the number of records in the run files: the ids on disk,
+	// where an id written twice (a replayed batch) counts twice until a
+	// merge folds its records into one.
+	InRuns int
 	// MergeFailures counts failed background merges (each is retried).
 	MergeFailures uint64
 	// LastMergeError is the last merge failure, or nil.
@@ -492,7 +496,11 @@ type Stats struct {
 func (s *Set) Stats() Stats {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return Stats{Runs: len(s.runs), InMemory: len(s.mem) + len(s.frozen), MergeFailures: s.mergeFailures, LastMergeError: s.lastMergeErr}
+	st := Stats{Runs: len(s.runs), InMemory: len(s.mem) + len(s.frozen), MergeFailures: s.mergeFailures, LastMergeError: s.lastMergeErr}
+	for _, r := range s.runs {
+		st.InRuns += int(r.count)
+	}
+	return st
 }
 
 var errClosed = errors.New("idset: closed")

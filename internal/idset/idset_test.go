@@ -480,8 +480,8 @@ func TestFailedFlushKeepsIds(t *testing.T) {
 	if err := s.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	if st := s.Stats(); st.Runs != 1 || st.InMemory != 0 {
-		t.Fatalf("after the second flush: %+v, want one run and nothing in memory", st)
+	if st := s.Stats(); st.Runs != 1 || st.InMemory != 0 || st.InRuns != len(want) {
+		t.Fatalf("after the second flush: %+v, want one run of %d ids and nothing in memory", st, len(want))
 	}
 	checkAll(t, s, want, nil)
 }

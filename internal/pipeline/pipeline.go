@@ -95,6 +95,9 @@ type Config struct {
 	// fails with ErrIndexLagging; see SafeIndexLag. Default
 	// DefaultMaxIndexLag.
 	MaxIndexLag time.Duration
+	// OnIndexApply, when set, is called after each index commit with the
+	// number of events it applied and how long it took (for metrics).
+	OnIndexApply func(events int, took time.Duration)
 	// Logger receives the pipeline's warnings. Default: discard.
 	Logger *slog.Logger
 	// Now returns the current time. Default time.Now.
@@ -352,8 +355,12 @@ func (p *Pipeline) flushIndex() error {
 	if len(batch) == 0 {
 		return nil
 	}
+	start := time.Now()
 	if err := p.index.Apply(batch); err != nil {
 		return fmt.Errorf("index apply: %w", err)
+	}
+	if p.cfg.OnIndexApply != nil {
+		p.cfg.OnIndexApply(len(batch), time.Since(start))
 	}
 	seq := batch[len(batch)-1].GetSequence()
 	p.applied.Store(seq)

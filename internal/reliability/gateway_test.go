@@ -358,8 +358,8 @@ func (g *gateway) appliedSequence() uint64 {
 	b, _ := io.ReadAll(resp.Body)
 	for line := range strings.Lines(string(b)) {
 		if v, ok := strings.CutPrefix(line, "hookline_index_applied_sequence "); ok {
-			n, _ := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
-			return n
+			n, _ := strconv.ParseFloat(strings.TrimSpace(v), 64) // 1e+06 past a million
+			return uint64(n)
 		}
 	}
 	return 0

@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	hooklinev1 "github.com/hookline/hookline/gen/hookline/v1"
@@ -105,6 +106,12 @@ type Config struct {
 	// Superseded reports whether a corrected event supersedes the event id,
 	// for filters with exclude_superseded. Nil: none is.
 	Superseded func(id string) bool
+	// OnLiveSend, when set, is called after each event sent from the live
+	// feed (not while catching up from the log), for the end-to-end
+	// latency metric. It must not block.
+	OnLiveSend func(transport string, ev *hooklinev1.Event)
+	// Now returns the current time, for the lag figures. Default time.Now.
+	Now func() time.Time
 }
 
 // Service runs subscriptions and lists; see the package documentation.
@@ -112,13 +119,52 @@ type Service struct {
 	log              Log
 	hub              *fanout.Hub
 	superseded       func(id string) bool
+	onLiveSend       func(transport string, ev *hooklinev1.Event)
+	now              func() time.Time
 	bookmarkInterval time.Duration
 	maxSubscriptions int
 
 	mu      sync.Mutex
-	open    map[*int]context.CancelCauseFunc // open subscriptions, for Close
+	open    map[*progress]context.CancelCauseFunc // open subscriptions, for Close and Stats
 	closed  bool
 	refused int64
+}
+
+// progress is where one open subscription stands, for Stats: read by
+// Stats while the subscription's own goroutine writes it.
+type progress struct {
+	transport string
+	opened    time.Time
+	// cursor is the last sequence sent or covered by a bookmark; target is
+	// the join point while catching up from the log (0 when live).
+	cursor, target atomic.Uint64
+	// sentReceived is the receive time (Unix nanoseconds) of the last
+	// event sent, 0 before the first.
+	sentReceived atomic.Int64
+	// hub is the subscriber registered with the live hub, whose buffer
+	// holds the matching events not yet sent.
+	hub atomic.Pointer[fanout.Subscriber]
+}
+
+// lag returns how many events the subscription has yet to send (an upper
+// bound while it catches up: every event up to the join point counts,
+// matching or not) and, when that is more than none, the age of the
+// newest event it was sent (or of the subscription, before the first).
+func (p *progress) lag(now time.Time) (events uint64, age time.Duration) {
+	if target, cursor := p.target.Load(), p.cursor.Load(); target > cursor {
+		events = target - cursor
+	}
+	if sub := p.hub.Load(); sub != nil {
+		events += uint64(len(sub.C))
+	}
+	if events == 0 {
+		return 0, 0
+	}
+	since := p.opened
+	if ns := p.sentReceived.Load(); ns != 0 {
+		since = time.Unix(0, ns)
+	}
+	return events, max(now.Sub(since), 0)
 }
 
 // New returns a Service.
@@ -132,10 +178,13 @@ func New(cfg Config) *Service {
 	if cfg.Superseded == nil {
 		cfg.Superseded = func(string) bool { return false }
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	return &Service{
 		log: cfg.Log, hub: cfg.Hub, bookmarkInterval: cfg.BookmarkInterval, maxSubscriptions: cfg.MaxSubscriptions,
-		superseded: cfg.Superseded,
-		open:       map[*int]context.CancelCauseFunc{},
+		superseded: cfg.Superseded, onLiveSend: cfg.OnLiveSend, now: cfg.Now,
+		open: map[*progress]context.CancelCauseFunc{},
 	}
 }
 
@@ -148,13 +197,31 @@ type Stats struct {
 	// Lagged counts subscribers moved to catching up from the log because
 	// they fell behind the live feed.
 	Lagged int64
+	// OpenBy is the number of open subscriptions by transport (the name
+	// given to Open).
+	OpenBy map[string]int
+	// MaxLagEvents is the largest number of events an open subscription
+	// has yet to send (see MaxLagAge).
+	MaxLagEvents uint64
+	// MaxLagAge is the largest age, among the open subscriptions with
+	// events yet to send, of the newest event each was sent: how far
+	// behind the live edge the most lagging subscriber reads.
+	MaxLagAge time.Duration
 }
 
 // Stats returns the current gauges.
 func (s *Service) Stats() Stats {
+	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return Stats{Open: len(s.open), Refused: s.refused, Lagged: s.hub.LaggedTotal()}
+	st := Stats{Open: len(s.open), Refused: s.refused, Lagged: s.hub.LaggedTotal(), OpenBy: map[string]int{}}
+	for p := range s.open {
+		st.OpenBy[p.transport]++
+		events, age := p.lag(now)
+		st.MaxLagEvents = max(st.MaxLagEvents, events)
+		st.MaxLagAge = max(st.MaxLagAge, age)
+	}
+	return st
 }
 
 // Close ends every open subscription with ErrShuttingDown and makes new
@@ -171,7 +238,7 @@ func (s *Service) Close() {
 // admit takes one of the open-subscription slots for a subscription whose
 // context cancel ends, or refuses it. The caller calls release when the
 // subscription ends.
-func (s *Service) admit(cancel context.CancelCauseFunc) (release func(), err error) {
+func (s *Service) admit(p *progress, cancel context.CancelCauseFunc) (release func(), err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
@@ -181,11 +248,10 @@ func (s *Service) admit(cancel context.CancelCauseFunc) (release func(), err err
 		s.refused++
 		return nil, &LimitError{Limit: s.maxSubscriptions}
 	}
-	key := new(int)
-	s.open[key] = cancel
+	s.open[p] = cancel
 	return func() {
 		s.mu.Lock()
-		delete(s.open, key)
+		delete(s.open, p)
 		s.mu.Unlock()
 	}, nil
 }
@@ -217,23 +283,26 @@ type Subscription struct {
 	cancel  context.CancelCauseFunc
 	release func()
 	req     *hooklinev1.SubscribeRequest
+	p       *progress
 }
 
 // Open checks req (CheckRequest) and takes one of the open-subscription
-// slots for it, or refuses it with a *LimitError (or ErrShuttingDown). The
-// subscription lives until ctx ends or Close is called; Close must be
+// slots for it, or refuses it with a *LimitError (or ErrShuttingDown).
+// transport names the caller's transport (`grpc`, `rest`, `sse`) in Stats.
+// The subscription lives until ctx ends or Close is called; Close must be
 // called.
-func (s *Service) Open(ctx context.Context, req *hooklinev1.SubscribeRequest) (*Subscription, error) {
+func (s *Service) Open(ctx context.Context, transport string, req *hooklinev1.SubscribeRequest) (*Subscription, error) {
 	if err := s.CheckRequest(ctx, req); err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
-	release, err := s.admit(cancel)
+	p := &progress{transport: transport, opened: s.now()}
+	release, err := s.admit(p, cancel)
 	if err != nil {
 		cancel(nil)
 		return nil, err
 	}
-	return &Subscription{s: s, ctx: ctx, cancel: cancel, release: release, req: req}, nil
+	return &Subscription{s: s, ctx: ctx, cancel: cancel, release: release, req: req, p: p}, nil
 }
 
 // Close releases the subscription's slot and ends a Run in progress.
@@ -250,7 +319,7 @@ func (sub *Subscription) Close() {
 // log and the live buffer it skips what it already sent, and when the hub
 // drops it for falling behind it catches up from the log again.
 func (sub *Subscription) Run(send func(*hooklinev1.SubscribeResponse) error) error {
-	err := sub.s.run(sub.ctx, sub.req, send)
+	err := sub.s.run(sub.ctx, sub.req, sub.p, send)
 	if cause := context.Cause(sub.ctx); errors.Is(cause, ErrShuttingDown) {
 		return ErrShuttingDown
 	}
@@ -261,8 +330,8 @@ func (sub *Subscription) Run(send func(*hooklinev1.SubscribeResponse) error) err
 }
 
 // Subscribe opens a subscription, runs it and closes it.
-func (s *Service) Subscribe(ctx context.Context, req *hooklinev1.SubscribeRequest, send func(*hooklinev1.SubscribeResponse) error) error {
-	sub, err := s.Open(ctx, req)
+func (s *Service) Subscribe(ctx context.Context, transport string, req *hooklinev1.SubscribeRequest, send func(*hooklinev1.SubscribeResponse) error) error {
+	sub, err := s.Open(ctx, transport, req)
 	if err != nil {
 		return err
 	}
@@ -278,7 +347,7 @@ func bookmarkInterval(req *hooklinev1.SubscribeRequest, def time.Duration) time.
 	return min(max(d, MinBookmarkInterval), MaxBookmarkInterval)
 }
 
-func (s *Service) run(ctx context.Context, req *hooklinev1.SubscribeRequest, send func(*hooklinev1.SubscribeResponse) error) error {
+func (s *Service) run(ctx context.Context, req *hooklinev1.SubscribeRequest, p *progress, send func(*hooklinev1.SubscribeResponse) error) error {
 	filter := fanout.NewFilter(req.GetFilter())
 	subjects := FilterSubjects(s.log.SubjectPrefix(), req.GetFilter())
 	interval := bookmarkInterval(req, s.bookmarkInterval)
@@ -311,6 +380,7 @@ func (s *Service) run(ctx context.Context, req *hooklinev1.SubscribeRequest, sen
 	// the start time can be stored after it, and is left out here.
 	received := startTime
 	exclude := req.GetFilter().GetExcludeSuperseded()
+	live := false
 	emit := func(ev *hooklinev1.Event) error {
 		if ev.GetSequence() <= cursor || !filter.Match(ev) {
 			return nil
@@ -325,9 +395,15 @@ func (s *Service) run(ctx context.Context, req *hooklinev1.SubscribeRequest, sen
 			return err
 		}
 		cursor = ev.GetSequence()
+		p.cursor.Store(cursor)
+		p.sentReceived.Store(ev.GetReceiveTime().AsTime().UnixNano())
+		if live && s.onLiveSend != nil {
+			s.onLiveSend(p.transport, ev)
+		}
 		return nil
 	}
 	bookmark := func(seq uint64) error {
+		p.cursor.Store(seq)
 		return send(&hooklinev1.SubscribeResponse{Frame: &hooklinev1.SubscribeResponse_Bookmark{Bookmark: &hooklinev1.Bookmark{
 			Sequence: seq, CreateTime: timestamppb.Now(),
 		}}})
@@ -340,6 +416,10 @@ func (s *Service) run(ctx context.Context, req *hooklinev1.SubscribeRequest, sen
 		if latest {
 			cursor, latest = sub.JoinSeq, false
 		}
+		p.cursor.Store(cursor)
+		p.target.Store(sub.JoinSeq)
+		p.hub.Store(sub)
+		live = false
 		// Catch up from the log to the join point.
 		var err error
 		switch {
@@ -357,11 +437,15 @@ func (s *Service) run(ctx context.Context, req *hooklinev1.SubscribeRequest, sen
 		}
 		if err != nil {
 			s.hub.Unsubscribe(sub)
+			p.hub.Store(nil)
 			return err
 		}
 		// Live.
+		p.target.Store(0)
+		live = true
 		lagged, err := s.live(ctx, sub, ticker, emit, bookmark, &cursor)
 		s.hub.Unsubscribe(sub)
+		p.hub.Store(nil)
 		if err != nil || !lagged {
 			return err
 		}

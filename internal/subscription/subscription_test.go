@@ -27,3 +27,29 @@ func TestBookmarkIntervalBounds(t *testing.T) {
 		}
 	}
 }
+
+// TestProgressLag: a subscription catching up counts every event up to its
+// join point and what waits in its live buffer; the age is that of the
+// newest event it was sent, or of the subscription before the first; a
+// caught-up subscription lags by nothing.
+func TestProgressLag(t *testing.T) {
+	now := time.Unix(1000, 0)
+	p := &progress{opened: now.Add(-time.Minute)}
+	if n, age := p.lag(now); n != 0 || age != 0 {
+		t.Fatalf("new, caught-up subscription: %d events, %v; want none", n, age)
+	}
+	p.cursor.Store(10)
+	p.target.Store(110)
+	if n, age := p.lag(now); n != 100 || age != time.Minute {
+		t.Fatalf("catching up before the first send: %d events, %v; want 100, 1m", n, age)
+	}
+	p.cursor.Store(60)
+	p.sentReceived.Store(now.Add(-30 * time.Second).UnixNano())
+	if n, age := p.lag(now); n != 50 || age != 30*time.Second {
+		t.Fatalf("half way: %d events, %v; want 50, 30s", n, age)
+	}
+	p.cursor.Store(110)
+	if n, age := p.lag(now); n != 0 || age != 0 {
+		t.Fatalf("at the join point: %d events, %v; want none", n, age)
+	}
+}
