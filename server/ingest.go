@@ -309,10 +309,16 @@ func (in *Ingest) handle(r *http.Request, src *Source, reqID string, start time.
 		return nil, fmt.Errorf("%w (%d bytes)", errTooLarge, in.opts.MaxBodyBytes)
 	}
 	d := &adapters.Delivery{Header: r.Header, Body: buf.Bytes(), ReceiveTime: start.UTC(), ID: reqID}
-	if err := src.Adapter.Verify(d); err != nil {
+	tr := traceIngest(r, src, reqID) // tracing.go; does nothing when tracing is off
+	_, span := tr.step(r.Context(), "verify")
+	err := src.Adapter.Verify(d)
+	span.end(err)
+	if err != nil {
 		return nil, err
 	}
+	_, span = tr.step(r.Context(), "normalize")
 	norm, err := src.Adapter.Normalize(d)
+	tr.normalized(span, norm, err)
 	if err != nil {
 		return nil, err
 	}
@@ -321,6 +327,10 @@ func (in *Ingest) handle(r *http.Request, src *Source, reqID string, start time.
 			return nil, err
 		}
 		ev.MappingVersion = src.mappingVersion()
+		if tr.parent != "" {
+			// A duplicate keeps the trace_parent it was stored with.
+			ev.TraceParent = tr.parent
+		}
 	}
 	out := &Accepted{RequestID: reqID, Ping: norm.Ping, Events: make([]AcceptedEvent, 0, len(norm.Events))}
 	if norm.Ping {
@@ -330,7 +340,9 @@ func (in *Ingest) handle(r *http.Request, src *Source, reqID string, start time.
 	defer cancel()
 	out.Duplicate = true
 	for _, ev := range norm.Events {
-		st, err := in.store.Store(ctx, ev)
+		actx, span := tr.step(ctx, "append")
+		st, err := in.store.Store(actx, ev)
+		span.appended(ev, st, err)
 		if err != nil {
 			return nil, err
 		}
@@ -344,6 +356,7 @@ func (in *Ingest) handle(r *http.Request, src *Source, reqID string, start time.
 			}
 		}
 	}
+	tr.stored(out)
 	return out, nil
 }
 
