@@ -80,7 +80,7 @@ func (s spanSet) childrenOf(p sdktrace.ReadOnlySpan) spanSet {
 func (s spanSet) withAttr(key attribute.Key, v string) spanSet {
 	var out spanSet
 	for _, sp := range s {
-		if spanAttr(sp, key).Emit() == v {
+		if spanAttr(sp, key).String() == v {
 			out = append(out, sp)
 		}
 	}
@@ -153,7 +153,7 @@ func TestTracingDelivery(t *testing.T) {
 		attrProvider: "truv", attrSource: "default", attrRequestID: "req-trace-1", attrHTTPRoute: "/webhooks/{provider}",
 		attrDuplicate: "false", attrPing: "false", "http.response.status_code": "200",
 	} {
-		if got := spanAttr(srv, key).Emit(); got != want {
+		if got := spanAttr(srv, key).String(); got != want {
 			t.Errorf("server span %s = %q, want %q", key, got, want)
 		}
 	}
@@ -185,7 +185,7 @@ func TestTracingDelivery(t *testing.T) {
 		attrEventType: "EVENT_TYPE_ORDER_STATUS_CHANGED", attrEventID: acc.Events[0].ID,
 		attrSequence: fmt.Sprint(seq), attrDuplicate: "false",
 	} {
-		if got := spanAttr(app, key).Emit(); got != want {
+		if got := spanAttr(app, key).String(); got != want {
 			t.Errorf("append span %s = %q, want %q", key, got, want)
 		}
 	}
@@ -244,7 +244,7 @@ func TestTracingDelivery(t *testing.T) {
 		if retry.SpanContext().TraceID() == srv.SpanContext().TraceID() {
 			t.Error("the retry is in the first delivery's trace")
 		}
-		if a := spans.childrenOf(retry).named("append"); len(a) != 1 || spanAttr(a[0], attrDuplicate).Emit() != "true" {
+		if a := spans.childrenOf(retry).named("append"); len(a) != 1 || spanAttr(a[0], attrDuplicate).String() != "true" {
 			t.Errorf("retry's append spans %v, want one duplicate", a)
 		}
 		stored, err := e.log.Get(t.Context(), seq)
@@ -269,8 +269,8 @@ func TestTracingDelivery(t *testing.T) {
 		})
 		srv := spans.named(serverName).withAttr(attrRequestID, "req-trace-3")[0]
 		v := spans.childrenOf(srv).named("verify")[0]
-		if v.Status().Code != 1 /* codes.Error */ || v.Status().Description != "" || spanAttr(v, attrErrorType).Emit() != "unauthenticated" {
-			t.Errorf("verify span status %+v, error.type %q; want Error, no description, unauthenticated", v.Status(), spanAttr(v, attrErrorType).Emit())
+		if v.Status().Code != 1 /* codes.Error */ || v.Status().Description != "" || spanAttr(v, attrErrorType).String() != "unauthenticated" {
+			t.Errorf("verify span status %+v, error.type %q; want Error, no description, unauthenticated", v.Status(), spanAttr(v, attrErrorType).String())
 		}
 		if n := len(spans.childrenOf(srv)); n != 1 {
 			t.Errorf("a rejected delivery has %d children, want only verify", n)
@@ -309,7 +309,7 @@ func TestTracingRESTOneTrace(t *testing.T) {
 	if httpSpan.SpanContext().TraceID().String() != caller {
 		t.Errorf("REST span in trace %s, want the caller's %s", httpSpan.SpanContext().TraceID(), caller)
 	}
-	if r := spanAttr(httpSpan, attrHTTPRoute).Emit(); r != "/v1/events/{id}" {
+	if r := spanAttr(httpSpan, attrHTTPRoute).String(); r != "/v1/events/{id}" {
 		t.Errorf("REST span http.route %q", r)
 	}
 	client := spans.childrenOf(httpSpan)
