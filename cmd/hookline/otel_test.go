@@ -1,12 +1,27 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/hookline/hookline/internal/testkit"
+	collectortrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/protobuf/proto"
 )
 
 // TestTracingFromEnv: which OTEL_* environments turn tracing on, with
@@ -138,4 +153,139 @@ func TestStartTracing(t *testing.T) {
 			t.Errorf("start log %q", logs.String())
 		}
 	})
+}
+
+// otlpCollector is a fake OTLP/HTTP collector: it keeps the spans posted
+// to /v1/traces and the service.name of their resource.
+type otlpCollector struct {
+	mu       sync.Mutex
+	spans    []*tracepb.Span
+	services []string
+}
+
+func (c *otlpCollector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	b, _ := io.ReadAll(r.Body)
+	var req collectortrace.ExportTraceServiceRequest
+	if r.URL.Path != "/v1/traces" || proto.Unmarshal(b, &req) != nil {
+		http.Error(w, "bad export", http.StatusBadRequest)
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, rs := range req.GetResourceSpans() {
+		for _, kv := range rs.GetResource().GetAttributes() {
+			if kv.GetKey() == "service.name" {
+				c.services = append(c.services, kv.GetValue().GetStringValue())
+			}
+		}
+		for _, ss := range rs.GetScopeSpans() {
+			c.spans = append(c.spans, ss.GetSpans()...)
+		}
+	}
+	w.Header().Set("Content-Type", "application/x-protobuf")
+	out, _ := proto.Marshal(&collectortrace.ExportTraceServiceResponse{})
+	_, _ = w.Write(out)
+}
+
+// TestRunExportsTraces runs the gateway with tracing on against a fake
+// collector: a delivery's spans reach it under the configured service
+// name, flushed at shutdown, and the stored event's trace_parent names
+// the exported webhook span.
+func TestRunExportsTraces(t *testing.T) {
+	col := &otlpCollector{}
+	cs := httptest.NewServer(col)
+	defer cs.Close()
+	// The exporter reads its endpoint from the process environment; run's
+	// getenv decides that tracing is on.
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", cs.URL)
+	t.Setenv("OTEL_EXPORTER_OTLP_HEADERS", "authorization=Bearer collector-token-not-logged")
+	env := map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": cs.URL, "OTEL_SERVICE_NAME": "hookline-e2e"}
+	for k, v := range testEnv {
+		env[k] = v
+	}
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "hookline.yaml")
+	if err := os.WriteFile(cfgPath, []byte(testConfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	logs := &lockedBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		err := run(ctx, []string{"--config", cfgPath, "--data-dir", filepath.Join(dir, "data"), "--http-addr", "127.0.0.1:0",
+			"--grpc-addr", "127.0.0.1:0"}, func(k string) string { return env[k] }, pw, logs)
+		pw.CloseWithError(fmt.Errorf("run returned: %v", err))
+		done <- err
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatalf("gateway did not start: %v", err)
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	m := regexp.MustCompile(`http=(\S+) grpc=(\S+)`).FindStringSubmatch(line)
+	if m == nil {
+		t.Fatalf("unexpected start line %q", line)
+	}
+	base := "http://" + m[1]
+	waitReady(t, base)
+
+	d := signedFixtures(t)[0]
+	code, acc := post(t, base, d)
+	if code != http.StatusOK || len(acc.Events) == 0 {
+		t.Fatalf("%s: %d %+v", d.name, code, acc)
+	}
+	var got struct {
+		Event struct {
+			TraceParent string `json:"traceParent"`
+		} `json:"event"`
+	}
+	// The read follows the index, which applies the event shortly after.
+	testkit.WaitFor(t, 20*time.Second, "the event to be readable", func() bool {
+		req, _ := http.NewRequest("GET", base+"/v1/events/"+acc.Events[0].ID, nil)
+		req.Header.Set("Authorization", "Bearer "+apiToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		return resp.StatusCode == http.StatusOK && json.NewDecoder(resp.Body).Decode(&got) == nil
+	})
+	if got.Event.TraceParent == "" {
+		t.Fatal("the stored event has no trace_parent")
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("run did not stop within 30s")
+	}
+	// run returned: the provider was shut down, so every span is exported.
+	col.mu.Lock()
+	defer col.mu.Unlock()
+	var webhook *tracepb.Span
+	for _, sp := range col.spans {
+		if sp.GetName() == "POST /webhooks/{provider}" {
+			webhook = sp
+		}
+	}
+	if webhook == nil {
+		t.Fatalf("no webhook span among %d exported", len(col.spans))
+	}
+	if want := fmt.Sprintf("00-%x-%x-01", webhook.GetTraceId(), webhook.GetSpanId()); got.Event.TraceParent != want {
+		t.Errorf("stored trace_parent %q, want the exported webhook span's %q", got.Event.TraceParent, want)
+	}
+	for _, s := range col.services {
+		if s != "hookline-e2e" {
+			t.Errorf("service.name %q, want hookline-e2e", s)
+		}
+	}
+	if out := logs.String(); !strings.Contains(out, "msg=tracing enabled=true") || strings.Contains(out, "collector-token-not-logged") {
+		t.Errorf("start log:\n%s", out)
+	}
 }
