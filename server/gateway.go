@@ -43,7 +43,8 @@ func (s *Server) gateway(inproc *bufconn.Listener) (http.Handler, *grpc.ClientCo
 		// Fixed flow-control windows: the dynamic ones grow to 16 MiB per
 		// stream, which a REST subscriber that stops reading would hold
 		// in this process for as long as it stays connected.
-		grpc.WithInitialWindowSize(restStreamWindow), grpc.WithInitialConnWindowSize(restConnWindow))
+		grpc.WithInitialWindowSize(restStreamWindow), grpc.WithInitialConnWindowSize(restConnWindow),
+		s.tracing.dialOption())
 	if err != nil {
 		return nil, nil, fmt.Errorf("gateway dial: %w", err)
 	}
@@ -55,6 +56,7 @@ func (s *Server) gateway(inproc *bufconn.Listener) (http.Handler, *grpc.ClientCo
 			MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: true},
 			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: true},
 		}}}),
+		s.tracing.gatewayOption(),
 	)
 	for _, register := range []func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
 		hooklinev1.RegisterEventServiceHandler, hooklinev1.RegisterAdminServiceHandler,

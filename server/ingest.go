@@ -313,10 +313,16 @@ func (in *Ingest) handle(r *http.Request, src *Source, reqID string, start time.
 		return nil, fmt.Errorf("%w (%d bytes)", errTooLarge, in.opts.MaxBodyBytes)
 	}
 	d := &adapters.Delivery{Header: r.Header, Body: buf.Bytes(), ReceiveTime: start.UTC(), ID: reqID}
-	if err := src.Adapter.Verify(d); err != nil {
+	tr := traceIngest(r, src, reqID) // tracing.go; does nothing when tracing is off
+	_, span := tr.step(r.Context(), "verify")
+	err := src.Adapter.Verify(d)
+	span.end(err)
+	if err != nil {
 		return nil, err
 	}
+	_, span = tr.step(r.Context(), "normalize")
 	norm, err := src.Adapter.Normalize(d)
+	tr.normalized(span, norm, err)
 	if err != nil {
 		return nil, err
 	}
@@ -325,6 +331,10 @@ func (in *Ingest) handle(r *http.Request, src *Source, reqID string, start time.
 			return nil, err
 		}
 		ev.MappingVersion = src.mappingVersion()
+		if tr.parent != "" {
+			// A duplicate keeps the trace_parent it was stored with.
+			ev.TraceParent = tr.parent
+		}
 	}
 	out := &Accepted{RequestID: reqID, Ping: norm.Ping, Events: make([]AcceptedEvent, 0, len(norm.Events))}
 	if norm.Ping {
@@ -335,7 +345,9 @@ func (in *Ingest) handle(r *http.Request, src *Source, reqID string, start time.
 	out.Duplicate = true
 	for _, ev := range norm.Events {
 		began := time.Now()
-		st, err := in.store.Store(ctx, ev)
+		actx, span := tr.step(ctx, "append")
+		st, err := in.store.Store(actx, ev)
+		span.appended(ev, st, err)
 		if err != nil {
 			in.metrics.appended(appendFailed, time.Since(began))
 			return nil, err
@@ -350,6 +362,7 @@ func (in *Ingest) handle(r *http.Request, src *Source, reqID string, start time.
 			in.metrics.stored(src, ev)
 		}
 	}
+	tr.stored(out)
 	return out, nil
 }
 

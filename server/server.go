@@ -29,6 +29,7 @@ import (
 	"github.com/hookline/hookline/internal/pipeline"
 	"github.com/hookline/hookline/internal/reprocess"
 	"github.com/hookline/hookline/internal/subscription"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
@@ -125,6 +126,12 @@ type Config struct {
 	// on the HTTP listener, without authentication: for benchmarks and
 	// diagnosis on a listener only trusted callers reach. Off by default.
 	Profiling bool
+	// TracerProvider, when set, turns OpenTelemetry tracing on: spans for
+	// webhooks, REST, SSE and gRPC, W3C trace context propagation, and the
+	// ingest span's traceparent stored with every event (tracing.go,
+	// docs/tracing.md). Nil, the default: tracing is off and no
+	// instrumentation is installed.
+	TracerProvider trace.TracerProvider
 	// Logger receives logs. Default: discard.
 	Logger *slog.Logger
 	// Now returns the current time, for the de-duplication horizon and,
@@ -146,6 +153,7 @@ type Server struct {
 	admin     *apiAuth
 	metrics   *serverMetrics
 	logger    *slog.Logger
+	tracing   *tracing // nil when off
 }
 
 // New builds a Server.
@@ -194,6 +202,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	m.reg.MustRegister(newStateCollector(s))
 	s.reprocess = reprocess.New(reprocess.Config{Log: cfg.Log, Index: cfg.Index, Store: p, Remap: s.remap, MaxRate: cfg.ReprocessMaxRate})
+	s.tracing = newTracing(cfg.TracerProvider)
 	return s, nil
 }
 
@@ -207,6 +216,7 @@ func (s *Server) GRPCServer() *grpc.Server {
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 		grpc.ChainUnaryInterceptor(s.unaryAuth),
 		grpc.ChainStreamInterceptor(s.streamAuth),
+		s.tracing.grpcServerOption(),
 	)
 	hooklinev1.RegisterEventServiceServer(gs, &eventService{s: s})
 	hooklinev1.RegisterAdminServiceServer(gs, &adminService{s: s})
@@ -327,7 +337,7 @@ func (s *Server) HTTPHandler(gw http.Handler) http.Handler {
 		mux.Handle("/v1/", s.requireToken(gw))
 		mux.Handle("/v1/admin/", s.requireAdminToken(gw))
 	}
-	return s.ingest.guardPaths(mux)
+	return s.ingest.guardPaths(s.tracing.routes(mux))
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {

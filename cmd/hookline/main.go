@@ -245,6 +245,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	tracing, err := tracingFromEnv(getenv) // otel.go
+	if err != nil {
+		return err
+	}
 	cfg, err := config.Load(o.configPath)
 	if err != nil {
 		return err
@@ -295,8 +299,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if len(apiTokens) == 0 && o.apiAllowUnauthenticated {
 		logger.Warn("api_unauthenticated", "reason", "--api-allow-unauthenticated: the read API answers anyone who reaches it")
 	}
+	tp, stopTracing, err := startTracing(ctx, tracing, serviceVersion(), logger)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		// After the server stopped: flush the spans still queued.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.shutdownTimeout)
+		defer cancel()
+		if err := stopTracing(sctx); err != nil {
+			logger.Warn("tracing_shutdown_failed", "error", err.Error())
+		}
+	}()
 	srv, err := server.New(server.Config{
-		Log: log, Index: idx, Sources: sources, Logger: logger, OpenAPI: hookline.OpenAPI,
+		Log: log, Index: idx, Sources: sources, Logger: logger, OpenAPI: hookline.OpenAPI, TracerProvider: tp,
 		BookmarkInterval: o.bookmark, ShutdownTimeout: o.shutdownTimeout, MaxIndexLag: o.maxIndexLag(),
 		DedupHorizon: o.dedupHorizon, MaxSubscriptions: o.maxSubscriptions, APITokens: apiTokens,
 		AdminTokens: adminTokens, ReprocessMaxRate: o.reprocessMaxRate, Profiling: o.debugPprof,
