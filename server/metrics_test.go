@@ -1,9 +1,11 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -129,4 +131,55 @@ func TestMetricsWithoutStore(t *testing.T) {
 	if _, ok := m["hookline_index_applied_sequence"]; !ok {
 		t.Error("the other figures are missing with the store down")
 	}
+}
+
+// TestSubscriberLagGauges: a REST subscriber that reads from the start and
+// then stops reading shows as the most lagging subscriber, with events yet
+// to send and an age that grows while it stays stuck; once it leaves, the
+// lag is gone.
+func TestSubscriberLagGauges(t *testing.T) {
+	e := newTestEnv(t, envOptions{})
+	pad := strings.Repeat("p", 60<<10)
+	const n = 200 // 12 MB: more than the gateway's windows and the sockets hold
+	for i := range n {
+		b := orderBody(fmt.Sprintf("lag-%d", i), fmt.Sprintf("o%d", i%7), "pending", "2024-07-11T21:40:48Z")
+		e.post(t, "truv", []byte(strings.Replace(string(b), "{", `{"pad":"`+pad+`",`, 1)))
+	}
+	e.waitApplied(t, n)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.httpURL+"/v1/events:subscribe?position=START_POSITION_EARLIEST", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := (&http.Client{Transport: &http.Transport{}}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close() // never read
+
+	lag := func() (events, seconds float64) {
+		m := e.scrape(t)
+		events, _ = strconv.ParseFloat(m["hookline_subscriber_max_lag_events"], 64)
+		seconds, _ = strconv.ParseFloat(m["hookline_subscriber_max_lag_seconds"], 64)
+		return events, seconds
+	}
+	var events, first float64
+	testkit.WaitFor(t, 10*time.Second, "a lagging subscriber", func() bool {
+		events, first = lag()
+		return events > 0 && first > 0
+	})
+	if events > n {
+		t.Errorf("max lag %v events, more than the %d in the log", events, n)
+	}
+	testkit.WaitFor(t, 10*time.Second, "its lag to grow while it is stuck", func() bool {
+		_, s := lag()
+		return s >= first+0.5
+	})
+	resp.Body.Close()
+	cancel()
+	testkit.WaitFor(t, 10*time.Second, "no lag once it left", func() bool {
+		events, s := lag()
+		return events == 0 && s == 0 && e.srv.subs.Stats().Open == 0
+	})
 }
