@@ -66,8 +66,13 @@ lint: ## go vet, staticcheck, gofmt, buf lint and buf format.
 	$(BUF) lint
 	$(BUF) format -d --exit-code
 
+.PHONY: check-deploy
+check-deploy: ## Check the alert rules in deploy/ with promtool: they parse, lint clean, and pass their unit tests (deploy/prometheus/alerts_test.yml).
+	$(TOOL) promtool check rules --lint=all --lint-fatal deploy/prometheus/alerts.yml
+	$(TOOL) promtool test rules deploy/prometheus/alerts_test.yml
+
 .PHONY: test
-test: lint check-generate breaking test-ts ## What CI runs: lint, generated-code and breaking checks, the TypeScript client's tests, then all Go tests with -race.
+test: lint check-generate check-deploy breaking test-ts ## What CI runs: lint, generated-code, deploy-rules and breaking checks, the TypeScript client's tests, then all Go tests with -race.
 	$(GO) test -race -timeout 12m $(TESTFLAGS) ./...
 
 .PHONY: test-ts
