@@ -2,7 +2,6 @@ package server
 
 import (
 	"encoding/json"
-	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -11,8 +10,6 @@ import (
 	"testing"
 
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -69,18 +66,8 @@ type family struct {
 // families whole.
 func (e *testEnv) metricFamilies(t *testing.T) map[string]family {
 	t.Helper()
-	resp, err := http.Get(e.httpURL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	parser := expfmt.NewTextParser(model.LegacyValidation)
-	parsed, err := parser.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatalf("/metrics does not parse: %v", err)
-	}
 	out := map[string]family{}
-	for name, f := range parsed {
+	for name, f := range e.parseMetrics(t) {
 		fam := family{typ: f.GetType(), labels: map[string]bool{}}
 		for _, m := range f.GetMetric() {
 			for _, l := range m.GetLabel() {

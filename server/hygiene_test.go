@@ -141,21 +141,8 @@ func logLines(t *testing.T, logs *syncBuffer, msg string) []map[string]any {
 // by name (`name{a="1",b="2"}`); histograms give name_count and name_sum.
 func (e *testEnv) scrape(t *testing.T) map[string]string {
 	t.Helper()
-	resp, err := http.Get(e.httpURL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
-		t.Errorf("metrics content type %q", ct)
-	}
-	parser := expfmt.NewTextParser(model.LegacyValidation)
-	families, err := parser.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatalf("/metrics does not parse: %v", err)
-	}
 	series := map[string]string{}
-	for name, f := range families {
+	for name, f := range e.parseMetrics(t) {
 		for _, m := range f.GetMetric() {
 			pairs := m.GetLabel()
 			slices.SortFunc(pairs, func(a, b *dto.LabelPair) int { return strings.Compare(a.GetName(), b.GetName()) })
@@ -186,6 +173,26 @@ func (e *testEnv) scrape(t *testing.T) map[string]string {
 		}
 	}
 	return series
+}
+
+// parseMetrics returns the /metrics exposition as Prometheus' own text
+// parser reads it, by family name.
+func (e *testEnv) parseMetrics(t *testing.T) map[string]*dto.MetricFamily {
+	t.Helper()
+	resp, err := http.Get(e.httpURL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
+		t.Errorf("metrics content type %q", ct)
+	}
+	parser := expfmt.NewTextParser(model.LegacyValidation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatalf("/metrics does not parse: %v", err)
+	}
+	return families
 }
 
 // TestMetricsAndRejectionLogs drives accepted, duplicate, unauthenticated,

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -139,24 +138,12 @@ func TestMetricsWithoutStore(t *testing.T) {
 // lag is gone.
 func TestSubscriberLagGauges(t *testing.T) {
 	e := newTestEnv(t, envOptions{})
-	pad := strings.Repeat("p", 60<<10)
 	const n = 200 // 12 MB: more than the gateway's windows and the sockets hold
-	for i := range n {
-		b := orderBody(fmt.Sprintf("lag-%d", i), fmt.Sprintf("o%d", i%7), "pending", "2024-07-11T21:40:48Z")
-		e.post(t, "truv", []byte(strings.Replace(string(b), "{", `{"pad":"`+pad+`",`, 1)))
-	}
+	e.postLarge(t, "lag", n)
 	e.waitApplied(t, n)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.httpURL+"/v1/events:subscribe?position=START_POSITION_EARLIEST", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := (&http.Client{Transport: &http.Transport{}}).Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close() // never read
+	e.openUnread(t, ctx, "/v1/events:subscribe?position=START_POSITION_EARLIEST")
 
 	lag := func() (events, seconds float64) {
 		m := e.scrape(t)
@@ -176,7 +163,6 @@ func TestSubscriberLagGauges(t *testing.T) {
 		_, s := lag()
 		return s >= first+0.5
 	})
-	resp.Body.Close()
 	cancel()
 	testkit.WaitFor(t, 10*time.Second, "no lag once it left", func() bool {
 		events, s := lag()

@@ -21,23 +21,11 @@ func TestStalledStreamsAreLetGo(t *testing.T) {
 	e := newTestEnv(t, envOptions{cfg: func(c *Config) { c.StreamStallTimeout = 300 * time.Millisecond }})
 	// Enough stored bytes to fill the sockets' buffers between the gateway
 	// and a client that reads nothing.
-	pad := strings.Repeat("p", 60<<10)
-	for i := range 400 {
-		b := orderBody(fmt.Sprintf("stall-%d", i), fmt.Sprintf("o%d", i%7), "pending", "2024-07-11T21:40:48Z")
-		e.post(t, "truv", []byte(strings.Replace(string(b), "{", `{"pad":"`+pad+`",`, 1)))
-	}
+	e.postLarge(t, "stall", 400)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	for _, path := range []string{"/v1/events:subscribe?position=START_POSITION_EARLIEST", "/v1/events:sse?position=earliest"} {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.httpURL+path, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp, err := (&http.Client{Transport: &http.Transport{}}).Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close() // never read
+		e.openUnread(t, ctx, path)
 	}
 	live := e.subscribe(t, &hooklinev1.SubscribeRequest{})
 	testkit.WaitFor(t, 10*time.Second, "three open subscriptions", func() bool { return e.srv.subs.Stats().Open == 3 })
@@ -45,6 +33,32 @@ func TestStalledStreamsAreLetGo(t *testing.T) {
 	if _, err := live.Recv(); err != nil {
 		t.Errorf("the subscriber that reads: %v", err)
 	}
+}
+
+// postLarge posts n Truv deliveries of about 60 KiB each, over seven
+// orders, with ids prefix-0 … prefix-(n-1).
+func (e *testEnv) postLarge(t *testing.T, prefix string, n int) {
+	t.Helper()
+	pad := strings.Repeat("p", 60<<10)
+	for i := range n {
+		b := orderBody(fmt.Sprintf("%s-%d", prefix, i), fmt.Sprintf("o%d", i%7), "pending", "2024-07-11T21:40:48Z")
+		e.post(t, "truv", []byte(strings.Replace(string(b), "{", `{"pad":"`+pad+`",`, 1)))
+	}
+}
+
+// openUnread opens a REST or SSE stream on its own connection and never
+// reads it; it ends with ctx or the test.
+func (e *testEnv) openUnread(t *testing.T, ctx context.Context, path string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.httpURL+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := (&http.Client{Transport: &http.Transport{}}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
 }
 
 // TestProfiling: Go's profiles are served only when asked for.

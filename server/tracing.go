@@ -183,11 +183,8 @@ func (t *tracing) grpcServerOption() grpc.ServerOption {
 	if t == nil {
 		return grpc.EmptyServerOption{}
 	}
-	return grpc.StatsHandler(otelgrpc.NewServerHandler(
-		otelgrpc.WithTracerProvider(t.tp), otelgrpc.WithPropagators(t.prop),
-		otelgrpc.WithMeterProvider(metricnoop.NewMeterProvider()),
-		otelgrpc.WithFilter(filters.Not(filters.HealthCheck())),
-	))
+	return grpc.StatsHandler(otelgrpc.NewServerHandler(append(t.otelgrpcOptions(),
+		otelgrpc.WithFilter(filters.Not(filters.HealthCheck())))...))
 }
 
 // dialOption is otelgrpc's client stats handler for the REST gateway's
@@ -197,10 +194,16 @@ func (t *tracing) dialOption() grpc.DialOption {
 	if t == nil {
 		return grpc.EmptyDialOption{}
 	}
-	return grpc.WithStatsHandler(otelgrpc.NewClientHandler(
+	return grpc.WithStatsHandler(otelgrpc.NewClientHandler(t.otelgrpcOptions()...))
+}
+
+// otelgrpcOptions are the options both stats handlers share: our provider
+// and propagator, and no metrics (those are /metrics' job).
+func (t *tracing) otelgrpcOptions() []otelgrpc.Option {
+	return []otelgrpc.Option{
 		otelgrpc.WithTracerProvider(t.tp), otelgrpc.WithPropagators(t.prop),
 		otelgrpc.WithMeterProvider(metricnoop.NewMeterProvider()),
-	))
+	}
 }
 
 // ingestTrace traces one delivery in Ingest.handle: the server span

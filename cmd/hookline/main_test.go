@@ -81,6 +81,12 @@ func (l *lockedBuffer) String() string {
 // the defaults below (a later flag wins).
 func start(t *testing.T, dataDir, configPath string, extra ...string) *gateway {
 	t.Helper()
+	return startEnv(t, testEnv, dataDir, configPath, extra...)
+}
+
+// startEnv is start with env as the gateway's environment.
+func startEnv(t *testing.T, env map[string]string, dataDir, configPath string, extra ...string) *gateway {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	g := &gateway{cancel: cancel, done: make(chan error, 1), logs: &lockedBuffer{}}
@@ -90,7 +96,7 @@ func start(t *testing.T, dataDir, configPath string, extra ...string) *gateway {
 		"--nats-duplicate-window", "100ms", "--max-index-lag", "1s"}
 	args = append(args, extra...)
 	go func() {
-		err := run(ctx, args, func(k string) string { return testEnv[k] }, pw, g.logs)
+		err := run(ctx, args, func(k string) string { return env[k] }, pw, g.logs)
 		pw.CloseWithError(fmt.Errorf("run returned: %v", err))
 		g.done <- err
 	}()

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -12,7 +11,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -208,28 +206,9 @@ func TestRunExportsTraces(t *testing.T) {
 	if err := os.WriteFile(cfgPath, []byte(testConfig), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	pr, pw := io.Pipe()
-	logs := &lockedBuffer{}
-	done := make(chan error, 1)
-	go func() {
-		err := run(ctx, []string{"--config", cfgPath, "--data-dir", filepath.Join(dir, "data"), "--http-addr", "127.0.0.1:0",
-			"--grpc-addr", "127.0.0.1:0"}, func(k string) string { return env[k] }, pw, logs)
-		pw.CloseWithError(fmt.Errorf("run returned: %v", err))
-		done <- err
-	}()
-	line, err := bufio.NewReader(pr).ReadString('\n')
-	if err != nil {
-		t.Fatalf("gateway did not start: %v", err)
-	}
-	go func() { _, _ = io.Copy(io.Discard, pr) }()
-	m := regexp.MustCompile(`http=(\S+) grpc=(\S+)`).FindStringSubmatch(line)
-	if m == nil {
-		t.Fatalf("unexpected start line %q", line)
-	}
-	base := "http://" + m[1]
-	waitReady(t, base)
+	g := startEnv(t, env, filepath.Join(dir, "data"), cfgPath, "--log-level", "info")
+	defer g.cancel()
+	base := g.http
 
 	d := signedFixtures(t)[0]
 	code, acc := post(t, base, d)
@@ -256,15 +235,7 @@ func TestRunExportsTraces(t *testing.T) {
 		t.Fatal("the stored event has no trace_parent")
 	}
 
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("run: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("run did not stop within 30s")
-	}
+	g.stop(t)
 	// run returned: the provider was shut down, so every span is exported.
 	col.mu.Lock()
 	defer col.mu.Unlock()
@@ -285,7 +256,7 @@ func TestRunExportsTraces(t *testing.T) {
 			t.Errorf("service.name %q, want hookline-e2e", s)
 		}
 	}
-	if out := logs.String(); !strings.Contains(out, "msg=tracing enabled=true") || strings.Contains(out, "collector-token-not-logged") {
+	if out := g.logs.String(); !strings.Contains(out, "msg=tracing enabled=true") || strings.Contains(out, "collector-token-not-logged") {
 		t.Errorf("start log:\n%s", out)
 	}
 }
