@@ -149,7 +149,8 @@ clean-data: ## Start over: remove ./data (the log and the index of `make run`); 
 	rm -rf data
 
 .PHONY: tools
-tools: ## Build the pinned tools once (buf, grpcurl, staticcheck), so their first use is quick.
+tools: ## Build the pinned tools once (buf, grpcurl, staticcheck, promtool), so their first use is quick.
 	$(TOOL) grpcurl -version
 	$(BUF) --version
 	$(TOOL) staticcheck -version
+	$(TOOL) promtool --version
