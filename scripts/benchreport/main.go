@@ -8,7 +8,7 @@
 //	benchreport -section go -in bench.txt [-doc BENCHMARKS.md] [-goals scripts/benchreport/goals.tsv]
 //	benchreport -section ingest -in ingest.txt ...
 //
-// Section "go" reads `go test -bench` output: one table per package, one
+// Section "go" reads `go test -bench` output: one table per benchmark, one
 // row per benchmark, a column per metric. Section "ingest" reads the
 // `name key value key value ...` lines scripts/bench.sh prints.
 //
@@ -109,13 +109,16 @@ func parseGo(b []byte) results {
 		case strings.HasPrefix(line, "pkg: "):
 			pkg = strings.TrimPrefix(strings.TrimPrefix(line, "pkg: "), "github.com/hookline/hookline/")
 		case strings.HasPrefix(line, "cpu: "):
-			res.cpu = strings.TrimPrefix(line, "cpu: ")
+			res.cpu = strings.TrimSpace(strings.TrimPrefix(line, "cpu: "))
 		default:
 			m := benchLine.FindStringSubmatch(line)
 			if m == nil {
 				continue
 			}
-			r := row{group: pkg, name: m[1], metrics: map[string]float64{}}
+			// One table per benchmark and its sub-benchmarks: the metrics of
+			// different benchmarks rarely share columns.
+			top, _, _ := strings.Cut(m[1], "/")
+			r := row{group: pkg + ": " + top, name: m[1], metrics: map[string]float64{}}
 			f := strings.Fields(m[4])
 			for i := 0; i+1 < len(f); i += 2 {
 				v, err := strconv.ParseFloat(f[i], 64)
@@ -232,7 +235,8 @@ func cpuModel() string {
 	return "cpu unknown"
 }
 
-// render writes the section: header, goals, then one table per group.
+// render writes the section: header, goals, then one table per group
+// (for Go benchmarks, one per benchmark of a package).
 func render(res results, goals []goal, header string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "_%s_\n\n", header)
