@@ -86,10 +86,12 @@ bench: ## Run the Go benchmarks and write their figures and goals into BENCHMARK
 	$(GO) run ./scripts/benchreport -section go -in $(BIN)/bench.txt
 
 .PHONY: bench-ingest
-bench-ingest: ## The ingest goals on the real binary (wrk, a no-op handler, the JetStream floor), written into BENCHMARKS.md (needs wrk; scripts/bench.sh lists its settings).
+bench-ingest: ## The ingest goals on the real binary (wrk, a no-op handler, the JetStream floors), embedded NATS then a nats-server of its own, written into BENCHMARKS.md (needs wrk; scripts/bench.sh lists its settings; about 20 min).
 	@mkdir -p $(BIN)
 	bash scripts/bench.sh | tee $(BIN)/ingest.txt
 	$(GO) run ./scripts/benchreport -section ingest -in $(BIN)/ingest.txt
+	NATS=external bash scripts/bench.sh | tee $(BIN)/ingest-external.txt
+	$(GO) run ./scripts/benchreport -section ingest-external -in $(BIN)/ingest-external.txt
 
 # The fuzzers `make reliability` runs after the suite, package:Fuzzer, each
 # for FUZZTIME in a `go test -fuzz` of its own.

@@ -3,11 +3,14 @@
 # a no-op net/http handler (the HTTP exchange and the load generator) and
 # the floor (benchhelper floor: each body appended unchanged to the
 # gateway's stream, answered after the acknowledgement, nothing else: what
-# the durability rule costs). For each of RUNS interleaved runs:
-#   - wrk against the three: request rates, and the CPU time per request
+# the durability rule costs), and the batched floor (benchhelper
+# floor-fast: the same, with the deliveries waiting at a moment appended
+# as one JetStream batch under one acknowledgement). For each of RUNS
+# interleaved runs:
+#   - wrk against the four: request rates, and the CPU time per request
 #     of every process of the target (the gateway, and nats-server when
 #     external), from /proc;
-#   - the floor and the gateway open loop at 5 000 and 1 000 deliveries/s
+#   - the floors and the gateway open loop at 5 000 and 1 000 deliveries/s
 #     (benchhelper paced): p50, p99, p99.9.
 # It prints the medians over the runs as `name value` lines, which
 # `make bench-ingest` writes into BENCHMARKS.md (scripts/benchreport). See
@@ -45,6 +48,8 @@
 #   GW_FLAGS  extra gateway flags, e.g. "--nats-duplicate-window 2m"
 #   GW_ENV    extra environment of the gateway alone, e.g. "GOGC=200" or
 #             "GOGC=off GOMEMLIMIT=1GiB" (the baselines keep the defaults)
+#   BATCH     the batched floor's kind of JetStream batch: fast (default) or
+#             atomic
 set -euo pipefail
 
 DURATION=${DURATION:-10}
@@ -58,12 +63,17 @@ SOAK=${SOAK:-0}
 RATE=${RATE:-10000}
 GW_FLAGS=${GW_FLAGS:-}
 GW_ENV=${GW_ENV:-}
+BATCH=${BATCH:-fast}
 if ! [[ $SOAK =~ ^[0-9]+$ ]] || ((SOAK > 600)); then
 	echo "bench.sh: SOAK must be 0..600 seconds" >&2
 	exit 2
 fi
 if ! [[ $DURATION =~ ^[0-9]+$ ]] || ((DURATION < 1 || DURATION > 60)); then
 	echo "bench.sh: DURATION must be 1..60 seconds" >&2
+	exit 2
+fi
+if [[ $BATCH != fast && $BATCH != atomic ]]; then
+	echo "bench.sh: BATCH must be fast or atomic" >&2
 	exit 2
 fi
 if [[ $NATS != embedded && $NATS != external ]]; then
@@ -187,8 +197,10 @@ hz=$(getconf CLK_TCK)
 
 gw_nats=()
 floor_nats=()
+batched_nats=()
 gw_extra=()
 floor_url=""
+batched_url=""
 if [[ $NATS == external ]]; then
 	nats_server gw-nats
 	gw_nats=("$nats_pid")
@@ -196,6 +208,9 @@ if [[ $NATS == external ]]; then
 	nats_server floor-nats
 	floor_url=$nats_url
 	floor_nats=("$nats_pid")
+	nats_server batched-nats
+	batched_url=$nats_url
+	batched_nats=("$nats_pid")
 fi
 
 # GW_FLAGS and GW_ENV are split into words on purpose.
@@ -230,6 +245,10 @@ noop_addr=$(wait_addr "$tmp/noop.out" '^127\.0\.0\.1:[0-9]+')
 floor_pid=$!
 pids+=("$floor_pid")
 floor_addr=$(wait_addr "$tmp/floor.out" '^127\.0\.0\.1:[0-9]+')
+"$tmp/bench-helper" "floor-$BATCH" "$tmp/batched-data" $batched_url >"$tmp/batched.out" 2>&1 &
+batched_pid=$!
+pids+=("$batched_pid")
+batched_addr=$(wait_addr "$tmp/batched.out" '^127\.0\.0\.1:[0-9]+')
 
 echo "wrk -t$THREADS -c$CONNS -d${DURATION}s, $RUNS runs, NATS $NATS, $(nproc) cores, $(go version | cut -d' ' -f3)" >&2
 
@@ -241,10 +260,11 @@ paced_field() { awk -v f="$2" '{ for (i = 1; i < NF; i++) if ($i == f) print $(i
 for run in $(seq "$RUNS"); do
 	"$tmp/bench-helper" sign "wrk$run" "$BODIES" "$truv_secret" >"$tmp/bodies.txt"
 	"$tmp/bench-helper" sign "warm$run" 50000 "$truv_secret" >"$tmp/warm.txt"
-	for target in noop floor hookline; do
+	for target in noop floor batched hookline; do
 		case $target in
 		noop) addr=$noop_addr procs=("$noop_pid") ;;
 		floor) addr=$floor_addr procs=("$floor_pid" "${floor_nats[@]}") ;;
+		batched) addr=$batched_addr procs=("$batched_pid" "${batched_nats[@]}") ;;
 		hookline) addr=$gw_addr procs=("$gw_pid" "${gw_nats[@]}") ;;
 		esac
 		echo "run $run, $target ($addr):" >&2
@@ -266,9 +286,12 @@ for run in $(seq "$RUNS"); do
 	sleep 2 # let the follower and the index finish the wrk backlog
 	for rate in 5000 1000; do
 		"$tmp/bench-helper" sign "paced$run-$rate" "$((rate * DURATION))" "$truv_secret" >"$tmp/paced.txt"
-		for target in floor hookline; do
-			addr=$floor_addr
-			[[ $target == hookline ]] && addr=$gw_addr
+		for target in floor batched hookline; do
+			case $target in
+			floor) addr=$floor_addr ;;
+			batched) addr=$batched_addr ;;
+			hookline) addr=$gw_addr ;;
+			esac
 			prof_pid=""
 			if [[ $target == hookline && $rate == 5000 && $run == 1 && -n $PROFILE ]]; then
 				curl -fsS "http://$gw_addr/debug/pprof/profile?seconds=$((DURATION < 10 ? DURATION : 10))" -o "$PROFILE" &
@@ -288,21 +311,24 @@ done
 
 # median NAME: the median of a figure over the runs.
 median() { sort -g "$tmp/fig-$1" | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-n=$(median noop-rps) f=$(median floor-rps) g=$(median hookline-rps)
-nc=$(median noop-cpu) fc=$(median floor-cpu) gc=$(median hookline-cpu)
+n=$(median noop-rps) f=$(median floor-rps) b=$(median batched-rps) g=$(median hookline-rps)
+nc=$(median noop-cpu) fc=$(median floor-cpu) bc=$(median batched-cpu) gc=$(median hookline-cpu)
 f5=$(median floor-5000-p99-ms) g5=$(median hookline-5000-p99-ms)
 f1=$(median floor-1000-p99-ms) g1=$(median hookline-1000-p99-ms)
-awk -v n="$n" -v f="$f" -v g="$g" -v nc="$nc" -v fc="$fc" -v gc="$gc" -v f5="$f5" -v g5="$g5" -v f1="$f1" -v g1="$g1" \
+awk -v n="$n" -v f="$f" -v b="$b" -v g="$g" -v nc="$nc" -v fc="$fc" -v bc="$bc" -v gc="$gc" -v f5="$f5" -v g5="$g5" -v f1="$f1" -v g1="$g1" \
 	-v runs="$RUNS" -v mode="$NATS" 'BEGIN {
 	printf "runs %d\n", runs
-	printf "noop-req/s %.0f\nfloor-req/s %.0f\ngw-req/s %.0f\n", n, f, g
-	printf "ratio-vs-noop %.3f\nfloor-ratio-vs-noop %.3f\nratio-vs-floor %.3f\n", g / n, f / n, g / f
-	printf "noop-cpu-us/req %.1f\nfloor-cpu-us/req %.1f\ngw-cpu-us/req %.1f\n", nc, fc, gc
-	printf "cpu-ratio-vs-floor %.2f\ncpu-ratio-vs-noop %.2f\n", gc / fc, gc / nc
+	printf "noop-req/s %.0f\nfloor-req/s %.0f\nbatched-floor-req/s %.0f\ngw-req/s %.0f\n", n, f, b, g
+	printf "ratio-vs-noop %.3f\nfloor-ratio-vs-noop %.3f\nbatched-floor-ratio-vs-noop %.3f\n", g / n, f / n, b / n
+	printf "ratio-vs-floor %.3f\nratio-vs-batched-floor %.3f\n", g / f, g / b
+	printf "noop-cpu-us/req %.1f\nfloor-cpu-us/req %.1f\nbatched-floor-cpu-us/req %.1f\ngw-cpu-us/req %.1f\n", nc, fc, bc, gc
+	printf "cpu-ratio-vs-floor %.2f\ncpu-ratio-vs-batched-floor %.2f\ncpu-ratio-vs-noop %.2f\n", gc / fc, gc / bc, gc / nc
 	printf "floor-5k-p99-ms %.2f\ngw-5k-p99-ms %.2f\np99-ratio-vs-floor-5k %.2f\n", f5, g5, g5 / f5
 	printf "floor-1k-p99-ms %.2f\ngw-1k-p99-ms %.2f\np99-diff-vs-floor-1k-ms %.2f\n", f1, g1, g1 - f1
 }'
 echo "gw-5k-p50-ms $(median hookline-5000-p50-ms)"
 echo "gw-5k-p999-ms $(median hookline-5000-p999-ms)"
 echo "floor-5k-p999-ms $(median floor-5000-p999-ms)"
+echo "batched-floor-5k-p99-ms $(median batched-5000-p99-ms)"
+echo "batched-floor-1k-p99-ms $(median batched-1000-p99-ms)"
 echo "gw-1k-p999-ms $(median hookline-1000-p999-ms)"

@@ -8,6 +8,10 @@
 //	benchhelper floor DIR [NATS_URL]       serve the floor handler on 127.0.0.1:0 (embedded
 //	                                       JetStream stored in DIR, or the external server
 //	                                       at NATS_URL), print the address
+//	benchhelper floor-fast DIR [NATS_URL]  the same, concurrent deliveries appended together
+//	                                       as one fast batch with one acknowledgement
+//	benchhelper floor-atomic DIR [NATS_URL]
+//	                                       the same with atomic batches
 //	benchhelper paced ADDR RATE SECS CONNS FILE
 //	                                       POST FILE's deliveries to ADDR/webhooks/truv at RATE
 //	                                       per second for SECS seconds over CONNS connections;
@@ -37,6 +41,7 @@ import (
 	"github.com/hookline/hookline/internal/eventlog"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/synadia-io/orbit.go/jetstreamext"
 )
 
 func main() {
@@ -49,7 +54,7 @@ func main() {
 		err = sign(os.Args[2:])
 	case "noop":
 		err = noop()
-	case "floor":
+	case "floor", "floor-fast", "floor-atomic":
 		if len(os.Args) != 3 && len(os.Args) != 4 {
 			usage()
 		}
@@ -57,7 +62,7 @@ func main() {
 		if len(os.Args) == 4 {
 			url = os.Args[3]
 		}
-		err = floor(os.Args[2], url)
+		err = floor(os.Args[2], url, strings.TrimPrefix(strings.TrimPrefix(os.Args[1], "floor"), "-"))
 	case "paced":
 		err = paced(os.Args[2:])
 	default:
@@ -70,7 +75,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: benchhelper sign PREFIX N SECRET | noop | floor DIR [NATS_URL] | paced ADDR RATE SECS CONNS FILE")
+	fmt.Fprintln(os.Stderr, "usage: benchhelper sign PREFIX N SECRET | noop | floor DIR [NATS_URL] | floor-fast|floor-atomic DIR [NATS_URL] | paced ADDR RATE SECS CONNS FILE")
 	os.Exit(2)
 }
 
@@ -129,7 +134,15 @@ var answerBody = []byte(`{"request_id":"req_0000000000000_1","duplicate":false,"
 // normalization, index, log reader or subscribers. Its rate over the
 // no-op handler's is the best ratio any gateway storing each delivery in
 // JetStream could reach on the machine.
-func floor(dir, url string) error {
+//
+// With batch "fast" or "atomic" it is the same rule with the
+// acknowledgements shared: the deliveries waiting at a moment are appended
+// together as one batch (JetStream's batch publishing, through orbit.go's
+// jetstreamext: a fast batch, or an atomic one), each with its own
+// de-duplication id, and each is answered once the batch's acknowledgement
+// says all of them are stored. floorBatchers batches may be in flight at
+// once.
+func floor(dir, url, batch string) error {
 	ctx := context.Background()
 	opts := eventlog.Options{DataDir: dir, URL: url}
 	var nc *nats.Conn
@@ -160,6 +173,23 @@ func floor(dir, url string) error {
 		return err
 	}
 	subject := lg.SubjectPrefix() + ".floor"
+	appendOne := func(body []byte, id string) error {
+		fut, err := js.PublishAsync(subject, body, jetstream.WithMsgID(id))
+		if err != nil {
+			return err
+		}
+		select {
+		case <-fut.Ok():
+			return nil
+		case err := <-fut.Err():
+			return err
+		}
+	}
+	if batch != "" {
+		if appendOne, err = batchAppender(ctx, js, subject, batch == "atomic"); err != nil {
+			return err
+		}
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -173,17 +203,89 @@ func floor(dir, url string) error {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		fut, err := js.PublishAsync(subject, body, jetstream.WithMsgID(r.Header.Get("X-Webhook-Sign")))
-		if err == nil {
-			select {
-			case <-fut.Ok():
-				answer(w)
-				return
-			case err = <-fut.Err():
-			}
+		if err := appendOne(body, r.Header.Get("X-Webhook-Sign")); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
 		}
-		http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		answer(w)
 	}))
+}
+
+// Batched floor settings: how many batches may be in flight, and the most
+// deliveries one may hold (the server's default limit is 1 000).
+const (
+	floorBatchers = 4
+	floorMaxBatch = 256
+)
+
+// batchAppender allows batches on the stream and returns an append
+// function that hands each delivery to one of floorBatchers goroutines:
+// each takes the deliveries queued when it is free, publishes them as one
+// batch (atomic, or fast) and wakes their handlers with the batch's result.
+func batchAppender(ctx context.Context, js jetstream.JetStream, subject string, atomic bool) (func([]byte, string) error, error) {
+	st, err := js.Stream(ctx, eventlog.DefaultStream)
+	if err != nil {
+		return nil, err
+	}
+	cfg := st.CachedInfo().Config
+	cfg.AllowAtomicPublish, cfg.AllowBatchPublish = atomic, !atomic
+	if _, err := js.UpdateStream(ctx, cfg); err != nil {
+		return nil, fmt.Errorf("allowing batches: %w", err)
+	}
+	publish := func(msgs []*nats.Msg) error {
+		_, err := jetstreamext.PublishMsgBatch(ctx, js, msgs, jetstreamext.BatchFlowControl{AckTimeout: 10 * time.Second})
+		return err
+	}
+	if !atomic {
+		publish = func(msgs []*nats.Msg) error {
+			fp, err := jetstreamext.NewFastPublisher(js, jetstreamext.FastPublishFlowControl{Flow: floorMaxBatch, AckTimeout: 10 * time.Second})
+			if err != nil {
+				return err
+			}
+			for _, m := range msgs[:len(msgs)-1] {
+				if _, err := fp.AddMsg(m); err != nil {
+					return err
+				}
+			}
+			_, err = fp.CommitMsg(ctx, msgs[len(msgs)-1])
+			return err
+		}
+	}
+	type pending struct {
+		msg  *nats.Msg
+		done chan error
+	}
+	queue := make(chan pending, 4096)
+	for range floorBatchers {
+		go func() {
+			batch := make([]pending, 0, floorMaxBatch)
+			msgs := make([]*nats.Msg, 0, floorMaxBatch)
+			for p := range queue {
+				batch, msgs = append(batch[:0], p), append(msgs[:0], p.msg)
+			more:
+				for len(batch) < floorMaxBatch {
+					select {
+					case p := <-queue:
+						batch, msgs = append(batch, p), append(msgs, p.msg)
+					default:
+						break more
+					}
+				}
+				err := publish(msgs)
+				for _, p := range batch {
+					p.done <- err
+				}
+			}
+		}()
+	}
+	return func(body []byte, id string) error {
+		m := nats.NewMsg(subject)
+		m.Data = body
+		m.Header.Set(jetstream.MsgIDHeader, id)
+		done := make(chan error, 1)
+		queue <- pending{m, done}
+		return <-done
+	}, nil
 }
 
 // paced sends request i at start + i/rate, open loop: request i goes on

@@ -7,10 +7,13 @@
 //
 //	benchreport -section go -in bench.txt [-doc BENCHMARKS.md] [-goals scripts/benchreport/goals.tsv]
 //	benchreport -section ingest -in ingest.txt ...
+//	benchreport -section ingest-external -in ingest-external.txt ...
 //
 // Section "go" reads `go test -bench` output: one table per benchmark, one
-// row per benchmark, a column per metric. Section "ingest" reads the
-// `name key value key value ...` lines scripts/bench.sh prints.
+// row per sub-benchmark, a column per metric. Sections "ingest" and
+// "ingest-external" (the gateway on a nats-server of its own, checked
+// against the same goals) read the `name key value key value ...` lines
+// scripts/bench.sh prints.
 //
 // The goals file has one goal per line, tab-separated: section, a regular
 // expression matched against the benchmark (or ingest line) name, the
@@ -45,15 +48,15 @@ func main() {
 func run(args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("benchreport", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	section := fs.String("section", "", "the section to write: go or ingest")
+	section := fs.String("section", "", "the section to write: go, ingest or ingest-external")
 	in := fs.String("in", "", "the benchmark output to read")
 	doc := fs.String("doc", "BENCHMARKS.md", "the document to update")
 	goalsPath := fs.String("goals", "scripts/benchreport/goals.tsv", "the goals file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *in == "" || (*section != "go" && *section != "ingest") {
-		return errors.New("need -section go|ingest and -in FILE")
+	if *in == "" || (*section != "go" && *section != "ingest" && *section != "ingest-external") {
+		return errors.New("need -section go|ingest|ingest-external and -in FILE")
 	}
 	raw, err := os.ReadFile(*in)
 	if err != nil {
@@ -68,7 +71,8 @@ func run(args []string, stderr io.Writer) error {
 	if len(res.rows) == 0 {
 		return fmt.Errorf("%s holds no figures", *in)
 	}
-	goals, err := readGoals(*goalsPath, *section)
+	// The ingest goals hold whichever NATS the gateway uses.
+	goals, err := readGoals(*goalsPath, strings.TrimSuffix(*section, "-external"))
 	if err != nil {
 		return err
 	}
