@@ -215,9 +215,13 @@ func (t *tailer) once(ctx context.Context, client hooklinev1.EventServiceClient,
 	if t.haveCursor {
 		req.Start = &hooklinev1.SubscribeRequest_AfterSequence{AfterSequence: t.last}
 	}
+	// --timeout bounds the wait for the first frame only: the timer stops
+	// when one arrives. Had it fired just before, the stream ends as a
+	// timeout, which is retried from the cursor.
 	var timedOut atomic.Bool
+	var timer *time.Timer
 	if t.conn.timeout > 0 {
-		timer := time.AfterFunc(t.conn.timeout, func() {
+		timer = time.AfterFunc(t.conn.timeout, func() {
 			timedOut.Store(true)
 			cancel()
 		})
@@ -231,7 +235,9 @@ func (t *tailer) once(ctx context.Context, client hooklinev1.EventServiceClient,
 		}
 		if !got {
 			got = true
-			timedOut.Store(false)
+			if timer != nil {
+				timer.Stop()
+			}
 			t.announce(attempt)
 		}
 		switch f := resp.GetFrame().(type) {
@@ -250,7 +256,7 @@ func (t *tailer) once(ctx context.Context, client hooklinev1.EventServiceClient,
 			}
 		}
 	}
-	if !got && timedOut.Load() && ctx.Err() != nil {
+	if timedOut.Load() && ctx.Err() != nil {
 		return got, fmt.Errorf("no answer from the gateway at %s within --timeout %s: %w", t.conn.addr, t.conn.timeout, errNoFirstFrame)
 	}
 	return got, err

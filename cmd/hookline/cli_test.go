@@ -663,6 +663,33 @@ func TestCLITailReconnect(t *testing.T) {
 	}
 }
 
+// TestCLITailOutlivesTimeout: --timeout bounds the wait for a
+// connection's first frame only; a tail that has received frames keeps
+// following long after it, on the same connection, and still stops
+// cleanly with the resume line.
+func TestCLITailOutlivesTimeout(t *testing.T) {
+	g := startDev(t, t.TempDir())
+	defer g.stop(t)
+	env := cliEnv(g)
+	tail := startTail(t, env, "--timeout", "200ms")
+	_, first := sendOne(t, env, "truv", "order-created")
+	if got := tail.nextEvent(t).GetSequence(); got != first {
+		t.Fatalf("tail printed sequence %d, want %d", got, first)
+	}
+	time.Sleep(time.Second) // five times --timeout
+	_, second := sendOne(t, env, "truv", "order-status-updated")
+	if got := tail.nextEvent(t).GetSequence(); got != second {
+		t.Fatalf("tail printed sequence %d, want %d", got, second)
+	}
+	stderr, err := tail.stop(t)
+	if _, after := resumeArgs(t, stderr); err != nil || after != second {
+		t.Errorf("tail returned %v, resume after %d; want nil and %d\n%s", err, after, second, stderr)
+	}
+	if strings.Contains(stderr, "reconnect") {
+		t.Errorf("tail reconnected:\n%s", stderr)
+	}
+}
+
 // proxy forwards TCP connections to a target that can change.
 type proxy struct {
 	ln     net.Listener
