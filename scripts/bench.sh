@@ -12,8 +12,8 @@
 #     external), from /proc;
 #   - the floors and the gateway open loop at 5 000 and 1 000 deliveries/s
 #     (benchhelper paced): p50, p99, p99.9.
-# It prints the medians over the runs as `name value` lines, which
-# `make bench-ingest` writes into BENCHMARKS.md (scripts/benchreport). See
+# It prints the medians over the runs, and the gateway's peak RSS, as
+# `name value` lines, which `make bench-ingest` writes into BENCHMARKS.md (scripts/benchreport). See
 # BENCHMARKS.md for the goals.
 #
 # It builds the binary into a temporary directory, starts `hookline` with
@@ -332,3 +332,4 @@ echo "floor-5k-p999-ms $(median floor-5000-p999-ms)"
 echo "batched-floor-5k-p99-ms $(median batched-5000-p99-ms)"
 echo "batched-floor-1k-p99-ms $(median batched-1000-p99-ms)"
 echo "gw-1k-p999-ms $(median hookline-1000-p999-ms)"
+echo "gw-peak-rss-mb $(awk '/^VmHWM:/ {printf "%.0f", $2 / 1024}' "/proc/$gw_pid/status")"

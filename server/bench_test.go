@@ -136,39 +136,108 @@ func BenchmarkIngest(b *testing.B) {
 	b.ReportMetric(benchMS(benchQuantile(lat1k, 0.99)), "p99-ms-at-1k")
 }
 
-// BenchmarkIngestHandler is BenchmarkIngest's throughput comparison with
-// the storage taken out: the same webhook handler (read, verify, normalize,
-// de-duplication lookup, JSON answer) with an appender that stores nothing
-// and an empty index, against the no-op handler, halves alternating, same
-// generator. It shows how much of the gap to the no-op handler the handler
-// itself accounts for, and how much the JetStream append, the log reader
-// and the index add on top (BenchmarkIngest). Like BenchmarkIngest it runs
-// on the real Truv adapter.
+// BenchmarkIngestHandler is BenchmarkIngest's throughput comparison taken
+// apart: handlers doing less than the gateway, each against the no-op
+// handler with the same generator and halves. Sub-benchmarks:
+//
+//   - store=none: the webhook handler (read, verify, normalize, JSON
+//     answer) with an appender that stores nothing and an empty index.
+//     What the handler itself costs.
+//   - store=log: the webhook handler, each event appended to an embedded
+//     log with its acknowledgement (eventlog.Log.Append, the gateway's
+//     storage options), and nothing else: no index lookup, no follower
+//     reading the events back, no index commit, no hub. The gateway without
+//     its derived state.
+//   - floor: no webhook handler: the body appended unchanged to the same
+//     kind of log with a de-duplication id, answered after the
+//     acknowledgement (scripts/benchhelper's floor, in process). What the
+//     durability rule alone costs.
+//
+// With BenchmarkIngest (everything) they split the gateway's gap to the
+// floor into the handler's share (floor → store=log) and the derived
+// state's (store=log → BenchmarkIngest). Like BenchmarkIngest they run on
+// the real Truv adapter.
 //
 // Metrics: handler-req/s, noop-req/s, ratio-vs-noop.
 func BenchmarkIngestHandler(b *testing.B) {
-	in, err := NewIngest([]*Source{newSource(b, truv.Factory, "default", testTruvSecret)}, &discardStore{}, slog.New(slog.DiscardHandler), IngestOptions{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	in.Register(mux)
-	handlerURL := benchServe(b, mux) + "/webhooks/truv"
-	noopURL := benchNoop(b)
-	client := newBenchClient(benchConns)
-	defer client.CloseIdleConnections()
-	warm := newBenchLoad("warm", 4*benchConns)
-	full := newBenchLoad("max", b.N)
-	for _, url := range []string{noopURL, handlerURL} {
-		if _, err := benchClosedLoop(client, url, warm, benchConns); err != nil {
-			b.Fatal(err)
+	webhooks := func(store func(b *testing.B) Store) func(b *testing.B) http.Handler {
+		return func(b *testing.B) http.Handler {
+			in, err := NewIngest([]*Source{newSource(b, truv.Factory, "default", testTruvSecret)}, store(b), slog.New(slog.DiscardHandler), IngestOptions{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			mux := http.NewServeMux()
+			in.Register(mux)
+			return mux
 		}
 	}
-	halves := []*benchLoad{full.slice(0, b.N/2), full.slice(b.N/2, b.N)}
-	noop, handler := benchAlternate(b, client, noopURL, handlerURL, halves, func() {})
-	b.ReportMetric(float64(b.N)/handler.Seconds(), "handler-req/s")
-	b.ReportMetric(float64(b.N)/noop.Seconds(), "noop-req/s")
-	b.ReportMetric(noop.Seconds()/handler.Seconds(), "ratio-vs-noop")
+	cases := []struct {
+		name    string
+		handler func(b *testing.B) http.Handler
+	}{
+		{"store=none", webhooks(func(*testing.B) Store { return &discardStore{} })},
+		{"store=log", webhooks(func(b *testing.B) Store {
+			return logStore{eventlogtest.Open(b, eventlog.Options{DataDir: b.TempDir()}).Log}
+		})},
+		{"floor", benchFloor},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			handlerURL := benchServe(b, c.handler(b)) + "/webhooks/truv"
+			noopURL := benchNoop(b)
+			client := newBenchClient(benchConns)
+			defer client.CloseIdleConnections()
+			warm := newBenchLoad("warm", 4*benchConns)
+			full := newBenchLoad("max", b.N)
+			for _, url := range []string{noopURL, handlerURL} {
+				if _, err := benchClosedLoop(client, url, warm, benchConns); err != nil {
+					b.Fatal(err)
+				}
+			}
+			halves := []*benchLoad{full.slice(0, b.N/2), full.slice(b.N/2, b.N)}
+			noop, handler := benchAlternate(b, client, noopURL, handlerURL, halves, func() {})
+			b.ReportMetric(float64(b.N)/handler.Seconds(), "handler-req/s")
+			b.ReportMetric(float64(b.N)/noop.Seconds(), "noop-req/s")
+			b.ReportMetric(noop.Seconds()/handler.Seconds(), "ratio-vs-noop")
+		})
+	}
+}
+
+// benchFloor is BenchmarkIngestHandler's floor: each body appended as it is
+// to an embedded log's stream with the delivery's signature as its
+// de-duplication id, answered like the no-op handler once acknowledged.
+func benchFloor(b *testing.B) http.Handler {
+	lg := eventlogtest.Open(b, eventlog.Options{DataDir: b.TempDir()})
+	js := lg.JetStream(b)
+	subject := lg.SubjectPrefix() + ".floor"
+	noop := benchNoopHandler()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		fut, err := js.PublishAsync(subject, body, jetstream.WithMsgID(r.Header.Get(truv.SignatureHeader)))
+		if err == nil {
+			select {
+			case <-fut.Ok():
+				noop.ServeHTTP(w, r)
+				return
+			case err = <-fut.Err():
+			}
+		}
+		http.Error(w, err.Error(), http.StatusServiceUnavailable)
+	})
+}
+
+// logStore appends straight to the log: no index, no follower.
+type logStore struct{ lg *eventlog.Log }
+
+func (s logStore) Accepting() error { return nil }
+
+func (s logStore) Store(ctx context.Context, ev *hooklinev1.Event) (pipeline.Stored, error) {
+	res, err := s.lg.Append(ctx, ev)
+	return pipeline.Stored{Sequence: res.Sequence, Duplicate: res.Duplicate}, err
 }
 
 // benchAlternate sends each load first to noopURL, then to url (timed as
@@ -837,13 +906,19 @@ func (f *benchFirstError) get() error {
 // fixed JSON body shaped like the gateway's, on a loopback port, until the
 // benchmark ends; it returns its URL.
 func benchNoop(b *testing.B) string {
+	return benchServe(b, benchNoopHandler()) + "/webhooks/truv"
+}
+
+// benchNoopHandler reads the body and writes a fixed answer of the
+// gateway's shape.
+func benchNoopHandler() http.Handler {
 	answer := []byte(`{"request_id":"req_0000000000000_1","duplicate":false,"events":[{"id":"evt_00000000000000000000000000000000",` +
 		`"type":"EVENT_TYPE_ORDER_STATUS_CHANGED","sequence":1,"duplicate":false}]}` + "\n")
-	return benchServe(b, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(answer)
-	})) + "/webhooks/truv"
+	})
 }
 
 // benchServe serves h on a loopback port until the benchmark ends and
