@@ -13,7 +13,8 @@
 #   - the floors and the gateway open loop at 5 000 and 1 000 deliveries/s
 #     (benchhelper paced): p50, p99, p99.9.
 # It prints the medians over the runs, and the gateway's peak RSS, as
-# `name value` lines, which `make bench-ingest` writes into BENCHMARKS.md (scripts/benchreport). See
+# `name value` lines, which `make bench-ingest` writes into BENCHMARKS.md
+# (scripts/benchreport). See
 # BENCHMARKS.md for the goals.
 #
 # It builds the binary into a temporary directory, starts `hookline` with
