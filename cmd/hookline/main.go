@@ -32,9 +32,11 @@ import (
 	"github.com/hookline/hookline/internal/reprocess"
 	"github.com/hookline/hookline/internal/subscription"
 	"github.com/hookline/hookline/server"
+	"google.golang.org/grpc/grpclog"
 )
 
 func main() {
+	grpclog.SetLoggerV2(grpcLogs) // before any gRPC code runs (grpclog.go)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
@@ -245,6 +247,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	grpcLogs.setLogger(logger)
 	tracing, err := tracingFromEnv(getenv) // otel.go
 	if err != nil {
 		return err
