@@ -80,7 +80,7 @@ test-ts: $(TS)/node_modules ## Type-check and build clients/ts, then run its tes
 	cd $(TS) && $(NPM) test
 
 .PHONY: bench
-bench: ## Run the Go benchmarks and write their figures and goals into BENCHMARKS.md (2-3 min on 2 cores).
+bench: ## Run the Go benchmarks and write their figures and goals into BENCHMARKS.md (about 5 min on 2 cores).
 	@mkdir -p $(BIN)
 	$(GO) test -run '^$$' -bench . -benchtime 1s -timeout 20m $(BENCHFLAGS) ./... | tee $(BIN)/bench.txt
 	$(GO) run ./scripts/benchreport -section go -in $(BIN)/bench.txt
