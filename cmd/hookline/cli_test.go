@@ -676,7 +676,14 @@ func TestCLITailOutlivesTimeout(t *testing.T) {
 	if got := tail.nextEvent(t).GetSequence(); got != first {
 		t.Fatalf("tail printed sequence %d, want %d", got, first)
 	}
-	time.Sleep(time.Second) // five times --timeout
+	// The tail must still be following five times --timeout later; before
+	// the fix it ended one --timeout after connecting.
+	select {
+	case err := <-tail.done:
+		tail.done <- err
+		t.Fatalf("tail ended (%v) while following:\n%s", err, tail.stderr.String())
+	case <-time.After(time.Second):
+	}
 	_, second := sendOne(t, env, "truv", "order-status-updated")
 	if got := tail.nextEvent(t).GetSequence(); got != second {
 		t.Fatalf("tail printed sequence %d, want %d", got, second)
