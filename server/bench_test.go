@@ -35,6 +35,7 @@ import (
 	"github.com/hookline/hookline/adapters/adaptertest"
 	"github.com/hookline/hookline/adapters/truv"
 	hooklinev1 "github.com/hookline/hookline/gen/hookline/v1"
+	"github.com/hookline/hookline/internal/benchfloor"
 	"github.com/hookline/hookline/internal/eventlog"
 	"github.com/hookline/hookline/internal/index"
 	"github.com/hookline/hookline/internal/pipeline"
@@ -203,31 +204,11 @@ func BenchmarkIngestHandler(b *testing.B) {
 	}
 }
 
-// benchFloor is BenchmarkIngestHandler's floor: each body appended as it is
-// to an embedded log's stream with the delivery's signature as its
-// de-duplication id, answered like the no-op handler once acknowledged.
+// benchFloor is BenchmarkIngestHandler's floor (benchfloor, as
+// scripts/benchhelper serves it) on an embedded log's stream.
 func benchFloor(b *testing.B) http.Handler {
 	lg := eventlogtest.Open(b, eventlog.Options{DataDir: b.TempDir()})
-	js := lg.JetStream(b)
-	subject := lg.SubjectPrefix() + ".floor"
-	noop := benchNoopHandler()
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		fut, err := js.PublishAsync(subject, body, jetstream.WithMsgID(r.Header.Get(truv.SignatureHeader)))
-		if err == nil {
-			select {
-			case <-fut.Ok():
-				noop.ServeHTTP(w, r)
-				return
-			case err = <-fut.Err():
-			}
-		}
-		http.Error(w, err.Error(), http.StatusServiceUnavailable)
-	})
+	return benchfloor.Handler(benchfloor.Publisher(lg.JetStream(b), lg.SubjectPrefix()+".floor"))
 }
 
 // logStore appends straight to the log: no index, no follower.
@@ -906,19 +887,7 @@ func (f *benchFirstError) get() error {
 // fixed JSON body shaped like the gateway's, on a loopback port, until the
 // benchmark ends; it returns its URL.
 func benchNoop(b *testing.B) string {
-	return benchServe(b, benchNoopHandler()) + "/webhooks/truv"
-}
-
-// benchNoopHandler reads the body and writes a fixed answer of the
-// gateway's shape.
-func benchNoopHandler() http.Handler {
-	answer := []byte(`{"request_id":"req_0000000000000_1","duplicate":false,"events":[{"id":"evt_00000000000000000000000000000000",` +
-		`"type":"EVENT_TYPE_ORDER_STATUS_CHANGED","sequence":1,"duplicate":false}]}` + "\n")
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(answer)
-	})
+	return benchServe(b, benchfloor.Noop()) + "/webhooks/truv"
 }
 
 // benchServe serves h on a loopback port until the benchmark ends and

@@ -28,7 +28,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -38,6 +37,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hookline/hookline/internal/benchfloor"
 	"github.com/hookline/hookline/internal/eventlog"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -110,21 +110,10 @@ func noop() error {
 		return err
 	}
 	fmt.Println(ln.Addr())
-	return http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		answer(w)
-	}))
+	return http.Serve(ln, benchfloor.Noop())
 }
 
 // answer writes the no-op handler's 200: a body shaped like the gateway's.
-func answer(w http.ResponseWriter) {
-	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write(answerBody)
-}
-
-var answerBody = []byte(`{"request_id":"req_0000000000000_1","duplicate":false,"events":[{"id":"evt_00000000000000000000000000000000",` +
-	`"type":"EVENT_TYPE_ORDER_STATUS_CHANGED","sequence":1,"duplicate":false}]}` + "\n")
-
 // floor serves the least a handler can do under the ingest issue's rule
 // "answer only what is stored": read the body, append it as it is to
 // the gateway's stream on an embedded JetStream server with the gateway's
@@ -173,18 +162,7 @@ func floor(dir, url, batch string) error {
 		return err
 	}
 	subject := lg.SubjectPrefix() + ".floor"
-	appendOne := func(body []byte, id string) error {
-		fut, err := js.PublishAsync(subject, body, jetstream.WithMsgID(id))
-		if err != nil {
-			return err
-		}
-		select {
-		case <-fut.Ok():
-			return nil
-		case err := <-fut.Err():
-			return err
-		}
-	}
+	appendOne := benchfloor.Publisher(js, subject)
 	if batch != "" {
 		if appendOne, err = batchAppender(ctx, js, subject, batch == "atomic"); err != nil {
 			return err
@@ -195,20 +173,7 @@ func floor(dir, url, batch string) error {
 		return err
 	}
 	fmt.Println(ln.Addr())
-	return http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// A fresh buffer per delivery: the publish may be resent from it
-		// (JetStream's client retries when the stream has no responder).
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		if err := appendOne(body, r.Header.Get("X-Webhook-Sign")); err != nil {
-			http.Error(w, err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		answer(w)
-	}))
+	return http.Serve(ln, benchfloor.Handler(appendOne))
 }
 
 // Batched floor settings: how many batches may be in flight, and the most
@@ -222,7 +187,7 @@ const (
 // function that hands each delivery to one of floorBatchers goroutines:
 // each takes the deliveries queued when it is free, publishes them as one
 // batch (atomic, or fast) and wakes their handlers with the batch's result.
-func batchAppender(ctx context.Context, js jetstream.JetStream, subject string, atomic bool) (func([]byte, string) error, error) {
+func batchAppender(ctx context.Context, js jetstream.JetStream, subject string, atomic bool) (benchfloor.Append, error) {
 	st, err := js.Stream(ctx, eventlog.DefaultStream)
 	if err != nil {
 		return nil, err
